@@ -1,0 +1,6 @@
+//! keyless: declarative, keyless (Entra ID) access to Azure OpenAI.
+//!
+//! Data flows one way: `manifest -> desired`, `azure -> observe -> actual`,
+//! `plan(desired, actual) -> Plan`, `apply(Plan) -> events`, `verify(desired) -> report`.
+
+pub mod manifest;

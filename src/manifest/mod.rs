@@ -1,0 +1,1 @@
+//! Manifest: YAML model, parsing with source spans, validation, interpolation, JSON Schema.

@@ -1,0 +1,19 @@
+//! State and rules of each emulated service, as plain serialisable data plus pure functions.
+//!
+//! `State` is the whole emulated world. It is persisted as one JSON document, so everything in it
+//! must be `Serialize + Deserialize`. Time is passed in (`now` as unix seconds, f64) rather than
+//! read from the clock, so rules are deterministic in tests.
+
+pub mod arm;
+pub mod directory;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole emulated world: the directory (Entra ID) and ARM.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Tenant, users, groups, applications, service principals, managed identities.
+    pub directory: directory::Directory,
+    /// Subscriptions and everything under them, plus role definitions/assignments.
+    pub arm: arm::ArmState,
+}

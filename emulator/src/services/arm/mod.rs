@@ -1,0 +1,1 @@
+//! ARM HTTP handling: api-version checks, RBAC on every call, resource handlers.

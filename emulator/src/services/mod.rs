@@ -1,0 +1,3 @@
+//! HTTP handling of each emulated service.
+
+pub mod arm;

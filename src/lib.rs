@@ -4,3 +4,7 @@
 //! `plan(desired, actual) -> Plan`, `apply(Plan) -> events`, `verify(desired) -> report`.
 
 pub mod manifest;
+pub mod azure;
+pub mod cloud;
+pub mod model;
+pub mod plan;

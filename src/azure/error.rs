@@ -1,0 +1,179 @@
+//! Azure errors as keyless shows them: the code and message Azure sent, and what to do about it.
+//!
+//! Why: a bare "HttpResponse(403, AuthorizationFailed)" makes the user search the web. Each code
+//! keyless can meet gets an explanation naming the permission, role or manifest field involved.
+
+use serde::Serialize;
+
+/// An error answered by an Azure service (or a transport failure on the way there).
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, Serialize)]
+#[error("{operation}: {}{code}{}: {message}", if *status > 0 { format!("HTTP {status} ") } else { String::new() }, "")]
+#[diagnostic(code(keyless::azure))]
+pub struct AzureError {
+    /// What keyless was doing ("create role assignment …").
+    pub operation: String,
+    /// HTTP status (0 when no response arrived).
+    pub status: u16,
+    /// Azure's error code (`AuthorizationFailed`, …) or a transport class.
+    pub code: String,
+    /// Azure's message, verbatim.
+    pub message: String,
+    /// What to do about it.
+    #[help]
+    pub help: Option<String>,
+}
+
+impl AzureError {
+    /// Converts an azure_core error, keeping Azure's code and message but never request headers.
+    pub fn from_core(operation: impl Into<String>, e: &azure_core::Error) -> AzureError {
+        let operation = operation.into();
+        if let Some(h) = e.as_http_error() {
+            let code = h.error_code().unwrap_or("Unknown").to_string();
+            let message = h.error_message().unwrap_or("").to_string();
+            let status = u16::from(h.status());
+            let help = explain(&code, &message);
+            return AzureError { operation, status, code, message, help };
+        }
+        // Transport, credential and (de)serialisation failures: keep the kind and the message,
+        // which azure_core builds without secrets.
+        let code = match e.kind() {
+            azure_core::error::ErrorKind::Credential => "CredentialUnavailable",
+            azure_core::error::ErrorKind::Io => "ConnectionFailed",
+            azure_core::error::ErrorKind::DataConversion => "UnexpectedResponse",
+            _ => "RequestFailed",
+        };
+        let message = redact(&format!("{e}"));
+        AzureError {
+            operation,
+            status: 0,
+            code: code.into(),
+            help: explain(code, &message),
+            message,
+        }
+    }
+
+    /// Builds one from parts (Graph and data-plane calls that don't go through the SDK).
+    pub fn new(operation: impl Into<String>, status: u16, code: &str, message: &str) -> AzureError {
+        AzureError {
+            operation: operation.into(),
+            status,
+            code: code.to_string(),
+            message: message.to_string(),
+            help: explain(code, message),
+        }
+    }
+
+    /// True for answers that mean "does not exist".
+    pub fn is_not_found(&self) -> bool {
+        self.status == 404
+    }
+}
+
+/// Strips anything token-shaped from a message before it can reach output or logs.
+pub fn redact(s: &str) -> String {
+    s.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'')
+        .map(|w| {
+            let core = w.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'');
+            if looks_like_jwt(core) {
+                w.replacen(core, "[redacted token]", 1)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    let s = s.strip_prefix("Bearer").map(str::trim_start).unwrap_or(s);
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts.iter().all(|p| p.len() >= 2 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+}
+
+/// What to do about an Azure error code (None when Azure's message says it all).
+pub fn explain(code: &str, message: &str) -> Option<String> {
+    let permission = extract_between(message, "perform action '", "'");
+    let h = match code {
+        "AuthorizationFailed" => match permission.as_deref() {
+            Some(action) => format!(
+                "the identity keyless runs as lacks `{action}` at that scope. {} If it was granted in the last minutes, wait for propagation (up to 10 min) and re-run.",
+                role_granting(action)
+            ),
+            None => "the identity keyless runs as lacks a permission at that scope; grant it a role that includes the action, then re-run.".into(),
+        },
+        "LinkedAuthorizationFailed" => "attaching a user-assigned identity also needs `Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action` (role: Managed Identity Operator) on that identity.".into(),
+        "PrincipalNotFound" => "the principal is not (yet) in the directory. keyless always sends principalType, so this usually means a wrong object id; a new identity can take a few minutes to replicate — re-run later.".into(),
+        "InvalidPrincipalId" => "the principal id must be an object id (GUID) of a user, group or service principal.".into(),
+        "UnmatchedPrincipalType" => "the principal exists but is of another type than the manifest says (user vs group vs service principal); fix the principal's kind in the manifest.".into(),
+        "RoleAssignmentLimitExceeded" => "the subscription holds 4000 role assignments (Azure's hard limit). Assign to groups instead of individual users, or remove unused assignments.".into(),
+        "RoleDefinitionDoesNotExist" => "the role does not exist at that scope; check the name with `az role definition list --name '<role>'`.".into(),
+        "CustomDomainInUse" => "that custom subdomain is taken (globally, possibly by a soft-deleted account, for 48 h). Check with checkDomainAvailability (`keyless plan` does) and pick another `customSubdomain`, or purge your own soft-deleted account.".into(),
+        "FlagMustBeSetForRestore" => "an account with this name is soft-deleted. Set `onSoftDeleted: restore` to bring it back, or `onSoftDeleted: purge` to delete it for good and create a new one.".into(),
+        "AccountProvisioningStateInvalid" => "the account is still being provisioned; re-run in a minute.".into(),
+        "RequestConflict" | "Conflict" => "another operation is running on the same resource (Azure allows one at a time); re-run when it finishes.".into(),
+        "DeploymentModelNotSupported" | "InvalidResourceProperties" => "that model, version or SKU cannot be deployed in this account or region; check `az cognitiveservices account list-models`.".into(),
+        "InsufficientQuota" => "the subscription's quota for this model is used up in the region; lower `capacity` or request more quota.".into(),
+        "SubscriptionNotFound" => "check `subscription` in the manifest and that the identity has access to it.".into(),
+        "ResourceGroupNotFound" => "the resource group does not exist; declare it under `resourceGroups` or fix the name.".into(),
+        "MissingSubscriptionRegistration" => "register the resource provider once: `az provider register --namespace Microsoft.CognitiveServices`.".into(),
+        "SubscriptionRequestsThrottled" | "TooManyRequests" => "ARM throttled the requests; keyless retries with Retry-After. Lower --parallelism if this persists.".into(),
+        "InvalidAuthenticationTokenAudience" => "the token was issued for another audience; check the cloud profile (--cloud).".into(),
+        "ExpiredAuthenticationToken" => "the token expired; keyless refreshes tokens automatically, so this points at a clock skew on this machine.".into(),
+        "CredentialUnavailable" => "keyless could not get a token: check the credential (--auth) and its environment variables.".into(),
+        "ConnectionFailed" => "the endpoint could not be reached (DNS, TLS or network); check the cloud profile and connectivity.".into(),
+        _ => return None,
+    };
+    Some(h)
+}
+
+/// The usual built-in role that grants an action, for the hint.
+fn role_granting(action: &str) -> String {
+    let a = action.to_ascii_lowercase();
+    let role = if a.starts_with("microsoft.authorization/roleassignments/") {
+        "Role Based Access Control Administrator (or User Access Administrator / Owner)"
+    } else if a.starts_with("microsoft.compute/virtualmachines/") {
+        "Virtual Machine Contributor"
+    } else if a.starts_with("microsoft.cognitiveservices/") {
+        "Cognitive Services Contributor"
+    } else if a.starts_with("microsoft.resources/subscriptions/resourcegroups/") {
+        "Contributor"
+    } else {
+        "Contributor"
+    };
+    format!("Grant it `{role}` (or a custom role with that action).")
+}
+
+fn extract_between(s: &str, start: &str, end: &str) -> Option<String> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)? + i;
+    Some(s[i..j].to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_failed_names_the_permission_and_role() {
+        let msg = "The client 'abc' with object id 'oid' does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over scope '/subscriptions/s' or the scope is invalid. If access was recently granted, please refresh your credentials.";
+        let e = AzureError::new("create role assignment", 403, "AuthorizationFailed", msg);
+        let h = e.help.unwrap();
+        assert!(h.contains("Microsoft.Authorization/roleAssignments/write"), "{h}");
+        assert!(h.contains("Role Based Access Control Administrator"), "{h}");
+    }
+
+    #[test]
+    fn unknown_codes_get_no_made_up_help() {
+        assert!(explain("SomethingNew", "x").is_none());
+    }
+
+    #[test]
+    fn tokens_are_redacted_from_messages() {
+        let t = "eyJ0eXAiOiJKV1QifQ.eyJvaWQiOiJ4In0.c2lnbmF0dXJl";
+        let s = redact(&format!("failed with Bearer {t} here"));
+        assert!(!s.contains(t), "{s}");
+        assert!(s.contains("[redacted token]"));
+        assert_eq!(redact("no secrets here"), "no secrets here");
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that talks to Azure: credentials, the transport, retries and pacing, the ARM
+//! clients (azure_mgmt_*), Microsoft Graph lookups and data-plane probes.
+
+pub mod credential;
+pub mod error;
+pub mod pacer;
+pub mod retry;
+pub mod transport;

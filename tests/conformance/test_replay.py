@@ -1,0 +1,40 @@
+"""Replays every spec example named in ../shared/azure-specs/README.md (see replay.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import replay
+from conftest import secret_credential
+from emulator import Emulator
+
+EXAMPLES = replay.ordered_examples()
+
+
+@pytest.fixture(scope="module")
+def replay_ctx(world, request):
+    emu = Emulator(world, name="replay").start()
+    request.addfinalizer(emu.stop)
+    return replay.Ctx(emu, secret_credential(emu))
+
+
+@pytest.fixture(scope="module")
+def spec_index():
+    return replay.index_examples()
+
+
+def test_readme_lists_examples():
+    assert len(EXAMPLES) >= 40, EXAMPLES
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[Path(e).name for e in EXAMPLES])
+def test_replay_example(example, replay_ctx, spec_index):
+    try:
+        row = replay.replay(example, replay_ctx, spec_index)
+    except Exception as e:  # a prerequisite or the transport failed: still a row in the report
+        row = replay.Row(example, "?", "-", "-", "fail", f"{type(e).__name__}: {e}"[:400])
+    replay.REPORT.add(row)
+    if row.result == "skip":
+        pytest.skip(row.why)
+    assert row.result == "pass", f"{row.request} -> {row.status}: {row.why}"

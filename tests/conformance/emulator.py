@@ -211,11 +211,16 @@ class Emulator:
 
     def add_fault(self, path_regex: str, method: str, status: int, count: int = 1,
                   retry_after: int | None = None) -> requests.Response:
+        """Adds a "fail the next `count` matching requests" rule: GET the fault configuration,
+        append the rule, PUT it back (PUT replaces the whole configuration)."""
         rule = {"path": path_regex, "method": method, "status": status, "count": count}
         if retry_after is not None:
             rule["retryAfter"] = retry_after
-        r = self.admin("POST", "faults", json={"rules": [rule]})
-        return r
+        current = self.admin("GET", "faults")
+        config = current.json() if current.status_code == 200 else {}
+        config.pop("stormRemainingSeconds", None)
+        config["rules"] = [r for r in config.get("rules", []) if r.get("count", 0) > 0] + [rule]
+        return self.admin("PUT", "faults", json=config)
 
 
 def log_entry_fields(entry: dict) -> tuple[str, str, int]:

@@ -27,7 +27,12 @@ pub struct Req {
 
 impl Req {
     /// Builds a request (used by the server and by tests).
-    pub fn new(method: &str, path_and_query: &str, headers: Vec<(String, String)>, body: Bytes) -> Req {
+    pub fn new(
+        method: &str,
+        path_and_query: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Req {
         let (raw_path, raw_query) = match path_and_query.split_once('?') {
             Some((p, q)) => (p, q),
             None => (path_and_query, ""),
@@ -35,7 +40,7 @@ impl Req {
         let segments: Vec<String> = raw_path
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect();
         let path = format!("/{}", segments.join("/"));
         let query = url::form_urlencoded::parse(raw_query.as_bytes())
@@ -106,7 +111,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A response ready to be written to the wire.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Resp {
     /// HTTP status.
     pub status: u16,
@@ -121,7 +126,10 @@ impl Resp {
     pub fn json(status: u16, body: &Value) -> Resp {
         Resp {
             status,
-            headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: Bytes::from(serde_json::to_vec(body).expect("serializable")),
         }
     }
@@ -143,7 +151,10 @@ impl Resp {
 
     /// ARM's error envelope: `{"error":{"code","message"}}`.
     pub fn arm_error(status: u16, code: &str, message: &str) -> Resp {
-        Resp::json(status, &json!({"error": {"code": code, "message": message}}))
+        Resp::json(
+            status,
+            &json!({"error": {"code": code, "message": message}}),
+        )
     }
 
     /// ARM's error envelope with `details`.

@@ -6,7 +6,21 @@
 //! renders Azure-shaped responses. `server` owns TLS, the accept loop, the request log, faults and
 //! throttling; `router` maps a request to a service.
 
+pub mod auth;
+pub mod ctx;
+pub mod faults;
 pub mod http;
 pub mod model;
+pub mod observe;
+pub mod persist;
+pub mod router;
+pub mod server;
 pub mod services;
-pub mod ctx;
+pub mod throttle;
+pub mod tls;
+pub mod tokens;
+pub mod world;
+
+mod start;
+
+pub use start::{Emulator, EmulatorConfig, RunningEmulator, StartError};

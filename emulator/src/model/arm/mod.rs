@@ -7,3 +7,7 @@ use serde::{Deserialize, Serialize};
 /// Everything ARM holds. (Filled in by the ARM model modules.)
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ArmState {}
+
+/// Populates ARM from the world file. STUB (no-op) added by the platform engineer so
+/// `Emulator::start` compiles; the ARM engineer replaces it.
+pub fn seed(_state: &mut crate::model::State, _world: &crate::world::World, _now: f64) {}

@@ -8,3 +8,4 @@ pub mod azure;
 pub mod cloud;
 pub mod model;
 pub mod plan;
+pub mod observe;

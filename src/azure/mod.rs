@@ -6,3 +6,6 @@ pub mod error;
 pub mod pacer;
 pub mod retry;
 pub mod transport;
+pub mod arm;
+pub mod graph;
+pub mod session;

@@ -34,6 +34,8 @@ pub struct Ctx {
     clock_offset: Mutex<f64>,
     /// Managed-identity endpoint secrets handed to VM children: secret → host.
     pub msi_hosts: Mutex<HashMap<String, MsiHost>>,
+    /// Managed-identity token cache (`principal|resource` → token), as the platform caches.
+    pub msi_cache: Mutex<HashMap<String, crate::services::entra::Issued>>,
     /// Request log and counters.
     pub obs: Observer,
     /// Injected faults.
@@ -91,6 +93,7 @@ impl Ctx {
             ca_pem_path: p.ca_pem_path,
             clock_offset: Mutex::new(0.0),
             msi_hosts: Mutex::new(HashMap::new()),
+            msi_cache: Mutex::new(HashMap::new()),
             obs: Observer::default(),
             persister: p.persister,
             log_to_stderr: p.log_to_stderr,

@@ -9,3 +9,6 @@ pub mod cloud;
 pub mod model;
 pub mod plan;
 pub mod observe;
+pub mod output;
+pub mod apply;
+pub mod verify;

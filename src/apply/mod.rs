@@ -1,0 +1,271 @@
+//! Apply: execute a plan's actions in dependency order with bounded concurrency.
+//!
+//! Safety properties (each covered by an end-to-end test):
+//! - Idempotent writes: role assignments use deterministic names; a 409 RoleAssignmentExists is
+//!   adopted. A re-run after any interruption converges without duplicates.
+//! - Deployments of one account are chained in the plan, so Azure's "one operation at a time on
+//!   the parent" rule is never hit.
+//! - Ctrl-C stops *starting* actions; in-flight writes finish and are reported; exit 130.
+//! - A failed action skips its dependents only; independent work still completes.
+
+use crate::azure::arm::AssignmentOutcome;
+use crate::azure::error::AzureError;
+use crate::azure::session::Session;
+use crate::model::*;
+use crate::output::Reporter;
+use crate::plan::{Action, ActionKind, Plan};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+/// How one action ended.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum ActionStatus {
+    /// Done as planned.
+    Done {
+        /// Milliseconds it took.
+        elapsed_ms: u128,
+    },
+    /// An equivalent hand-made object existed and was adopted.
+    Adopted {
+        /// Milliseconds it took.
+        elapsed_ms: u128,
+    },
+    /// Azure refused.
+    Failed {
+        /// The error.
+        error: AzureError,
+    },
+    /// Not run because a dependency failed or the run was interrupted.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result of an apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// Per action id.
+    pub results: BTreeMap<usize, ActionStatus>,
+    /// Principal ids of VM identities enabled during this run.
+    pub vm_principals: BTreeMap<String, String>,
+    /// Whether Ctrl-C interrupted the run.
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    /// True when every action is done or adopted.
+    pub fn succeeded(&self) -> bool {
+        !self.interrupted && self.results.values().all(|s| matches!(s, ActionStatus::Done { .. } | ActionStatus::Adopted { .. }))
+    }
+    /// Failed actions.
+    pub fn failures(&self) -> Vec<(usize, &AzureError)> {
+        self.results
+            .iter()
+            .filter_map(|(id, s)| match s {
+                ActionStatus::Failed { error } => Some((*id, error)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Options for [`apply`].
+#[derive(Clone)]
+pub struct ApplyOptions {
+    /// Actions in flight at once.
+    pub parallelism: usize,
+    /// Set to stop starting new actions (Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Executes `plan`. Never panics on Azure errors: they are reported per action.
+pub async fn apply(session: &Session, desired: &Desired, observed: &Observed, plan: &Plan, reporter: Arc<Reporter>, opts: ApplyOptions) -> ApplyReport {
+    let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
+    let results: Arc<Mutex<BTreeMap<usize, ActionStatus>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let vm_principals: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    for (k, v) in &observed.vms {
+        if let Some(Some(p)) = v.as_ref().map(|v| v.system_principal_id.clone()) {
+            vm_principals.lock().await.insert(k.clone(), p);
+        }
+    }
+    let marker = assignment_marker(&desired.manifest);
+    let mut pending: Vec<&Action> = plan.actions.iter().collect();
+    let mut running = tokio::task::JoinSet::new();
+    let mut started: HashSet<usize> = HashSet::new();
+    let mut interrupted = false;
+
+    loop {
+        if opts.cancel.load(Ordering::SeqCst) && !interrupted {
+            interrupted = true;
+            reporter.note("interrupted: finishing in-flight writes, starting nothing new…");
+        }
+        // Start every action whose dependencies are all done.
+        if !interrupted {
+            let done = results.lock().await.clone();
+            let mut still = Vec::new();
+            for a in pending.drain(..) {
+                let dep_states: Vec<Option<&ActionStatus>> = a.depends_on.iter().map(|d| done.get(d)).collect();
+                if dep_states.iter().any(|s| matches!(s, Some(ActionStatus::Failed { .. }) | Some(ActionStatus::Skipped { .. }))) {
+                    let status = ActionStatus::Skipped { reason: "a prerequisite failed".into() };
+                    reporter.event("actionSkipped", json!({"id": a.id, "target": a.target, "reason": "a prerequisite failed"}));
+                    results.lock().await.insert(a.id, status);
+                    continue;
+                }
+                if dep_states.iter().all(|s| matches!(s, Some(ActionStatus::Done { .. }) | Some(ActionStatus::Adopted { .. }))) {
+                    started.insert(a.id);
+                    let a = a.clone();
+                    let session = session.clone();
+                    let sem = sem.clone();
+                    let results = results.clone();
+                    let vm_principals = vm_principals.clone();
+                    let reporter = reporter.clone();
+                    let marker = marker.clone();
+                    running.spawn(async move {
+                        let _permit = sem.acquire_owned().await.expect("semaphore open");
+                        let key = format!("action-{}", a.id);
+                        reporter.start(&key, &format!("{} {}", a.kind.symbol(), a.target));
+                        reporter.event("actionStarted", json!({"id": a.id, "type": kind_name(&a.kind), "target": a.target}));
+                        let t0 = Instant::now();
+                        let r = run_action(&session, &a, &marker, &vm_principals, &reporter, &key).await;
+                        let elapsed_ms = t0.elapsed().as_millis();
+                        let status = match r {
+                            Ok(Outcome::Done) => ActionStatus::Done { elapsed_ms },
+                            Ok(Outcome::Adopted) => ActionStatus::Adopted { elapsed_ms },
+                            Err(error) => ActionStatus::Failed { error },
+                        };
+                        match &status {
+                            ActionStatus::Failed { error } => {
+                                reporter.finish(&key, &format!("✗ {} {}: {} {}", a.kind.symbol(), a.target, error.code, error.message));
+                                reporter.event("actionFailed", json!({"id": a.id, "target": a.target, "error": error}));
+                            }
+                            ActionStatus::Adopted { .. } => {
+                                reporter.finish(&key, &format!("✓ {} {} (adopted an existing equivalent assignment)", a.kind.symbol(), a.target));
+                                reporter.event("actionFinished", json!({"id": a.id, "target": a.target, "outcome": "adopted", "elapsedMs": elapsed_ms}));
+                            }
+                            _ => {
+                                reporter.finish(&key, &format!("✓ {} {} ({:.1}s)", a.kind.symbol(), a.target, elapsed_ms as f64 / 1000.0));
+                                reporter.event("actionFinished", json!({"id": a.id, "target": a.target, "outcome": "done", "elapsedMs": elapsed_ms}));
+                            }
+                        }
+                        results.lock().await.insert(a.id, status);
+                    });
+                } else {
+                    still.push(a);
+                }
+            }
+            pending = still;
+        }
+        if running.is_empty() {
+            break;
+        }
+        // Wait for one task or a short tick (to notice Ctrl-C promptly).
+        tokio::select! {
+            _ = running.join_next() => {}
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    let mut results = results.lock().await.clone();
+    for a in pending {
+        results.entry(a.id).or_insert(ActionStatus::Skipped {
+            reason: if interrupted { "interrupted".into() } else { "a prerequisite failed".into() },
+        });
+    }
+    let vm_principals = vm_principals.lock().await.clone();
+    ApplyReport { results, vm_principals, interrupted }
+}
+
+enum Outcome {
+    Done,
+    Adopted,
+}
+
+fn kind_name(k: &ActionKind) -> String {
+    serde_json::to_value(k).ok().and_then(|v| v["type"].as_str().map(str::to_string)).unwrap_or_default()
+}
+
+async fn run_action(
+    session: &Session,
+    a: &Action,
+    marker: &str,
+    vm_principals: &Mutex<BTreeMap<String, String>>,
+    reporter: &Reporter,
+    key: &str,
+) -> Result<Outcome, AzureError> {
+    let arm = &session.arm;
+    let progress = |state: &str| reporter.update(key, &format!("{} {} — {}", a.kind.symbol(), a.target, state));
+    match &a.kind {
+        ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => arm.put_resource_group(spec).await.map(|_| Outcome::Done),
+        ActionKind::CreateAccount { spec } => arm.create_account(spec, false, &progress).await.map(|_| Outcome::Done),
+        ActionKind::RestoreAccount { spec, .. } => arm.create_account(spec, true, &progress).await.map(|_| Outcome::Done),
+        ActionKind::UpdateAccount { spec } => {
+            let tags = arm.get_account(&spec.resource_group, &spec.name).await?.map(|l| l.tags).unwrap_or_default();
+            arm.update_account(spec, &tags, &progress).await.map(|_| Outcome::Done)
+        }
+        ActionKind::PurgeAccount { resource_group, name, location } => arm.purge_account(location, resource_group, name).await.map(|_| Outcome::Done),
+        ActionKind::PutDeployment { resource_group, account, spec } => arm.put_deployment(resource_group, account, spec, &progress).await.map(|_| Outcome::Done),
+        ActionKind::EnableVmIdentity { vm, .. } => {
+            let p = arm.enable_vm_identity(vm, &progress).await?;
+            vm_principals.lock().await.insert(vm.key(), p);
+            Ok(Outcome::Done)
+        }
+        ActionKind::CreateRoleAssignment { spec, name } => {
+            let (principal_id, principal_type) = match &spec.principal {
+                PrincipalTarget::Known { id, principal_type, .. } => (id.clone(), *principal_type),
+                PrincipalTarget::VmIdentity { vm } => {
+                    let p = vm_principals.lock().await.get(&vm.key()).cloned().ok_or_else(|| {
+                        AzureError::new("create role assignment", 0, "PrincipalUnknown", &format!("VM {} has no system-assigned identity", vm.name))
+                    })?;
+                    (p, PrincipalType::ServicePrincipal)
+                }
+            };
+            let name = name.clone().unwrap_or_else(|| assignment_name(&spec.scope, &spec.role_definition_id, &principal_id));
+            let description = match &spec.description {
+                Some(d) if !d.is_empty() => format!("{d} {marker}"),
+                _ => marker.to_string(),
+            };
+            // A principal created moments ago may not have replicated yet; principalType avoids
+            // the lookup, but retry a few times on PrincipalNotFound anyway.
+            let mut attempt = 0;
+            loop {
+                match arm.create_assignment(&spec.scope, &name, &spec.role_definition_id, &principal_id, principal_type, &description).await {
+                    Ok(AssignmentOutcome::Created) => return Ok(Outcome::Done),
+                    Ok(AssignmentOutcome::AdoptedExisting) => return Ok(Outcome::Adopted),
+                    Err(e) if e.code == "PrincipalNotFound" && attempt < 6 => {
+                        attempt += 1;
+                        progress(&format!("principal not replicated yet, retry {attempt}/6"));
+                        tokio::time::sleep(Duration::from_secs(2u64.pow(attempt.min(4)))).await;
+                    }
+                    Err(mut e) => {
+                        if e.code == "PrincipalNotFound" {
+                            e.help = Some(format!(
+                                "principal {} ({}) was still not found after 6 retries; check the object id, or re-run later if it was created minutes ago",
+                                principal_id,
+                                spec.principal.display()
+                            ));
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        ActionKind::DeleteRoleAssignment { assignment } => {
+            // Never delete what this manifest does not own, even if the plan file was edited.
+            if !assignment.description.as_deref().is_some_and(|d| d.contains(marker)) {
+                return Err(AzureError::new(
+                    "delete role assignment",
+                    0,
+                    "NotOwned",
+                    &format!("assignment {} does not carry this manifest's marker; refusing to delete it", assignment.id),
+                ));
+            }
+            arm.delete_assignment(&assignment.scope, &assignment.name).await.map(|_| Outcome::Done)
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Verify: wait out role propagation and prove access with a real completion call, made as each
+//! principal keyless can act for — itself, and each VM through Run Command. Finishes the moment
+//! access works; fails with a precise reason when it never does.
+
+pub mod probe;
+pub mod vm_script;
+
+use crate::azure::error::AzureError;
+use crate::azure::session::Session;
+use crate::model::*;
+use crate::output::Reporter;
+use probe::Verdict;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vm_script::{ProbeTarget, VmProbeResult};
+
+/// Verification settings (from the manifest's `verify:` block).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VerifySettings {
+    /// `chat` or `completions`.
+    pub api: String,
+    /// Data-plane api-version.
+    pub api_version: String,
+    /// Bound on the whole wait.
+    pub timeout: Duration,
+    /// Deployment to call (default: each account's first deployment).
+    pub deployment: Option<String>,
+}
+
+/// Outcome for one (principal, account).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "result", rename_all = "camelCase")]
+pub enum ProbeOutcome {
+    /// A completion call as that principal succeeded.
+    Verified {
+        /// Seconds from the start of verification until access worked.
+        time_to_access_secs: f64,
+    },
+    /// The call failed for a reason that waiting does not fix, or never started working.
+    Failed {
+        /// Azure's or keyless's code.
+        code: String,
+        /// What happened and what to do.
+        message: String,
+    },
+    /// keyless cannot act as this principal; the assignment was read back from ARM.
+    AssignedNotProbed {
+        /// The assignment's id, as evidence.
+        assignment_id: String,
+    },
+    /// keyless cannot act as this principal and found no assignment for it.
+    NotAssigned,
+}
+
+/// One line of the final table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeRow {
+    /// Principal as the manifest names it.
+    pub principal: String,
+    /// Account probed.
+    pub account: String,
+    /// Roles assigned (names).
+    pub roles: Vec<String>,
+    /// Result.
+    #[serde(flatten)]
+    pub outcome: ProbeOutcome,
+}
+
+/// The verification report.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// Rows, one per (principal, account).
+    pub rows: Vec<ProbeRow>,
+}
+
+impl VerifyReport {
+    /// True when nothing failed (not-probed principals don't fail verification).
+    pub fn succeeded(&self) -> bool {
+        self.rows.iter().all(|r| !matches!(r.outcome, ProbeOutcome::Failed { .. } | ProbeOutcome::NotAssigned))
+    }
+}
+
+/// What to probe for one account.
+struct AccountProbe {
+    account: AccountSpec,
+    target: ProbeTarget,
+    principals: BTreeMap<PrincipalTarget, Vec<String>>,
+}
+
+/// Runs every probe concurrently and returns when all have an answer (or the timeout passed).
+pub async fn verify(
+    session: &Session,
+    desired: &Desired,
+    settings: &VerifySettings,
+    vm_principals: &BTreeMap<String, String>,
+    fresh_deployments: &BTreeSet<String>,
+    reporter: Arc<Reporter>,
+) -> Result<VerifyReport, AzureError> {
+    let start = Instant::now();
+    let mut plans: Vec<AccountProbe> = Vec::new();
+    for acc in &desired.accounts {
+        let deployment = match settings.deployment.clone().or_else(|| acc.deployments.first().map(|d| d.name.clone())) {
+            Some(d) => d,
+            None => continue,
+        };
+        let live = session.arm.get_account(&acc.resource_group, &acc.name).await?;
+        let endpoint = match live.and_then(|l| l.endpoint) {
+            Some(e) => e,
+            None => {
+                return Err(AzureError::new(
+                    format!("verify {}", acc.name),
+                    404,
+                    "AccountNotFound",
+                    "the account does not exist or has no endpoint; run `keyless apply` first",
+                ))
+            }
+        };
+        let resource = session.cloud.cognitive_scope.trim_end_matches("/.default").to_string();
+        let acc_id = acc.id(&desired.subscription).to_ascii_lowercase();
+        let rg = rg_id(&desired.subscription, &acc.resource_group).to_ascii_lowercase();
+        let sub = format!("/subscriptions/{}", desired.subscription).to_ascii_lowercase();
+        let mut principals: BTreeMap<PrincipalTarget, Vec<String>> = BTreeMap::new();
+        for a in &desired.assignments {
+            let s = a.scope.trim_end_matches('/').to_ascii_lowercase();
+            if s == acc_id || s == rg || s == sub {
+                principals.entry(a.principal.clone()).or_default().push(a.role_name.clone());
+            }
+        }
+        plans.push(AccountProbe {
+            account: acc.clone(),
+            target: ProbeTarget { endpoint, deployment, api: settings.api.clone(), api_version: settings.api_version.clone(), resource },
+            principals,
+        });
+    }
+
+    // Start fresh: group membership and new assignments reach only new tokens.
+    let _ = session.credential.credential.clear_cache().await;
+
+    let mut tasks = Vec::new();
+    for p in &plans {
+        let fresh = fresh_deployments.contains(&format!("{}/{}", key(&p.account.resource_group, &p.account.name), p.target.deployment.to_ascii_lowercase()));
+        for (principal, roles) in &p.principals {
+            let row_base = (principal.display(), p.account.name.clone(), roles.clone());
+            let reporter = reporter.clone();
+            let target = p.target.clone();
+            let principal = principal.clone();
+            let account = p.account.clone();
+            let settings = settings.clone();
+            let vm_principals = vm_principals.clone();
+            tasks.push(async move {
+                let key = format!("probe {} {}", row_base.0, row_base.1);
+                let outcome = match &principal {
+                    PrincipalTarget::Known { is_self: true, .. } => {
+                        reporter.start(&key, &format!("{} → {}: propagating", row_base.0, row_base.1));
+                        probe_self(session, &target, &settings, start, fresh, &reporter, &key, &row_base).await
+                    }
+                    PrincipalTarget::VmIdentity { vm } if !vm_principals.contains_key(&vm.key()) => ProbeOutcome::Failed {
+                        code: "NoManagedIdentity".into(),
+                        message: format!("VM {} has no system-assigned identity; run `keyless apply`", vm.name),
+                    },
+                    PrincipalTarget::VmIdentity { vm } => {
+                        reporter.start(&key, &format!("{} → {}: propagating (Run Command)", row_base.0, row_base.1));
+                        probe_vm(session, vm, &target, &settings, start, &reporter, &row_base).await
+                    }
+                    PrincipalTarget::Known { id, .. } => evidence(session, desired, &account, id).await,
+                };
+                let line = match &outcome {
+                    ProbeOutcome::Verified { time_to_access_secs } => format!("✓ {} → {}: verified after {:.1}s", row_base.0, row_base.1, time_to_access_secs),
+                    ProbeOutcome::Failed { code, message } => format!("✗ {} → {}: {code}: {message}", row_base.0, row_base.1),
+                    ProbeOutcome::AssignedNotProbed { .. } => format!("• {} → {}: assigned, not probed", row_base.0, row_base.1),
+                    ProbeOutcome::NotAssigned => format!("✗ {} → {}: no assignment found", row_base.0, row_base.1),
+                };
+                reporter.finish(&key, &line);
+                reporter.event("probe", json!({"principal": row_base.0, "account": row_base.1, "state": state_name(&outcome), "outcome": outcome}));
+                ProbeRow { principal: row_base.0, account: row_base.1, roles: row_base.2, outcome }
+            });
+        }
+    }
+    let rows = futures::future::join_all(tasks).await;
+    Ok(VerifyReport { rows })
+}
+
+fn state_name(o: &ProbeOutcome) -> &'static str {
+    match o {
+        ProbeOutcome::Verified { .. } => "verified",
+        ProbeOutcome::Failed { .. } => "failed",
+        ProbeOutcome::AssignedNotProbed { .. } => "assignedNotProbed",
+        ProbeOutcome::NotAssigned => "notAssigned",
+    }
+}
+
+async fn evidence(session: &Session, desired: &Desired, account: &AccountSpec, principal_id: &str) -> ProbeOutcome {
+    let scopes = [account.id(&desired.subscription), rg_id(&desired.subscription, &account.resource_group)];
+    for s in scopes {
+        if let Ok(list) = session.arm.list_assignments_at(&s).await {
+            if let Some(a) = list.iter().find(|a| a.principal_id.eq_ignore_ascii_case(principal_id)) {
+                return ProbeOutcome::AssignedNotProbed { assignment_id: a.id.clone() };
+            }
+        }
+    }
+    ProbeOutcome::NotAssigned
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn probe_self(
+    session: &Session,
+    target: &ProbeTarget,
+    settings: &VerifySettings,
+    start: Instant,
+    deployment_fresh: bool,
+    reporter: &Reporter,
+    key: &str,
+    row: &(String, String, Vec<String>),
+) -> ProbeOutcome {
+    let deadline = start + settings.timeout;
+    let mut delay = Duration::from_millis(500);
+    let mut last_refresh = Instant::now();
+    let mut last_state = String::new();
+    loop {
+        let verdict = probe::call_once(session, target).await;
+        let state = format!("{verdict:?}");
+        if state != last_state {
+            reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": verdict.state_name(), "detail": verdict.detail(), "elapsedMs": start.elapsed().as_millis()}));
+            reporter.update(key, &format!("{} → {}: {} ({})", row.0, row.1, verdict.state_name(), verdict.detail()));
+            last_state = state;
+        }
+        let wait = match verdict {
+            Verdict::Verified => return ProbeOutcome::Verified { time_to_access_secs: start.elapsed().as_secs_f64() },
+            Verdict::Propagating { .. } => {
+                if last_refresh.elapsed() > Duration::from_secs(60) {
+                    let _ = session.credential.credential.clear_cache().await;
+                    last_refresh = Instant::now();
+                }
+                probe::next_delay(&mut delay)
+            }
+            Verdict::DeploymentNotFound if deployment_fresh && start.elapsed() < Duration::from_secs(300) => probe::next_delay(&mut delay),
+            Verdict::Throttled { retry_after } => retry_after,
+            Verdict::Transient { .. } => probe::next_delay(&mut delay),
+            Verdict::TokenExpired => {
+                let _ = session.credential.credential.clear_cache().await;
+                Duration::from_millis(0)
+            }
+            other => return ProbeOutcome::Failed { code: other.code(), message: other.explain() },
+        };
+        if Instant::now() + wait > deadline {
+            return ProbeOutcome::Failed {
+                code: "VerificationTimeout".into(),
+                message: format!(
+                    "access did not start working within {:?} (last answer: {}). The role may lack the data action, the assignment may be at another scope, or propagation is slower than usual: re-run `keyless verify` later",
+                    settings.timeout,
+                    last_state
+                ),
+            };
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn probe_vm(
+    session: &Session,
+    vm: &VmRef,
+    target: &ProbeTarget,
+    settings: &VerifySettings,
+    start: Instant,
+    reporter: &Reporter,
+    row: &(String, String, Vec<String>),
+) -> ProbeOutcome {
+    let remaining = settings.timeout.saturating_sub(start.elapsed());
+    let os = match session.arm.get_vm(&vm.resource_group, &vm.name).await {
+        Ok(Some(v)) => v.os,
+        Ok(None) => return ProbeOutcome::Failed { code: "VmNotFound".into(), message: format!("VM {} not found", vm.name) },
+        Err(e) => return ProbeOutcome::Failed { code: e.code.clone(), message: e.message.clone() },
+    };
+    let (command, script) = if os.eq_ignore_ascii_case("windows") {
+        ("RunPowerShellScript", vm_script::windows_script(target, remaining))
+    } else {
+        ("RunShellScript", vm_script::linux_script(target, remaining))
+    };
+    reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": "propagating", "detail": "Run Command started", "elapsedMs": start.elapsed().as_millis()}));
+    let out = match session.arm.run_command(vm, command, script, remaining + Duration::from_secs(300)).await {
+        Ok(o) => o,
+        Err(e) => return ProbeOutcome::Failed { code: e.code.clone(), message: format!("Run Command failed: {}", e.message) },
+    };
+    match vm_script::parse_output(&out.stdout) {
+        VmProbeResult::Verified { .. } => ProbeOutcome::Verified { time_to_access_secs: start.elapsed().as_secs_f64() },
+        VmProbeResult::Failed { status, code } => ProbeOutcome::Failed {
+            message: probe::explain_code(&code, &status),
+            code: if code.is_empty() { format!("HTTP{status}") } else { code },
+        },
+        VmProbeResult::Timeout { status, code } => ProbeOutcome::Failed {
+            code: "VerificationTimeout".into(),
+            message: format!("the VM's identity still got {status} {code} when the deadline passed; check that the role carries the data action and the assignment's scope"),
+        },
+        VmProbeResult::NoResult => ProbeOutcome::Failed {
+            code: "ProbeNoResult".into(),
+            message: format!("the probe script printed no result (does the VM have bash and curl?). stderr: {}", crate::azure::error::redact(out.stderr.trim())),
+        },
+    }
+}

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub ca_pem: String,
     /// Where that PEM is on disk (for `SSL_CERT_FILE` and friends).
     pub ca_pem_path: PathBuf,
+    /// The CA private key PEM (only for `--ca-key-out`; never served).
+    pub ca_key_pem: String,
     /// Delays and lifetimes, changeable at run time through the admin API.
     pub timing: RwLock<Timing>,
     /// Seconds added to the wall clock (admin `clock` endpoint), so tests can skip ahead.
@@ -71,6 +73,8 @@ pub struct CtxParts {
     pub ca_pem: String,
     /// CA PEM path.
     pub ca_pem_path: PathBuf,
+    /// CA key PEM.
+    pub ca_key_pem: String,
     /// Snapshot writer.
     pub persister: Option<Persister>,
     /// Log requests to stderr.
@@ -91,6 +95,7 @@ impl Ctx {
             keys: p.keys,
             ca_pem: p.ca_pem,
             ca_pem_path: p.ca_pem_path,
+            ca_key_pem: p.ca_key_pem,
             clock_offset: Mutex::new(0.0),
             msi_hosts: Mutex::new(HashMap::new()),
             msi_cache: Mutex::new(HashMap::new()),

@@ -21,6 +21,7 @@ pub mod tls;
 pub mod tokens;
 pub mod world;
 
-mod start;
+pub mod cli;
+pub mod start;
 
 pub use start::{Emulator, EmulatorConfig, RunningEmulator, StartError};

@@ -315,8 +315,9 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
     }
 
     let decorate_req = arm_ctx.as_ref().map(|_| req.clone());
+    // Admin endpoints manage persistence themselves (a reset wipes the file).
     let writes = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS")
-        && !matches!(route, Route::Entra | Route::Graph | Route::Unknown);
+        && matches!(route, Route::Arm | Route::DataPlane | Route::Msi);
     let resp = match std::panic::AssertUnwindSafe(router::dispatch(ctx, route, req))
         .catch_unwind()
         .await

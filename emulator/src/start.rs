@@ -104,7 +104,7 @@ impl Emulator {
         };
         let tls = ca.server_config()?;
         let (ca_pem_path, temp_dir) = match &cfg.ca_out {
-            Some(p) => (p.clone(), None),
+            Some(p) => (std::path::absolute(p).unwrap_or_else(|_| p.clone()), None),
             None => {
                 let dir = std::env::temp_dir().join(format!(
                     "keyless-emulator-{}-{}",
@@ -148,6 +148,7 @@ impl Emulator {
             keys,
             ca_pem: ca.cert_pem.clone(),
             ca_pem_path,
+            ca_key_pem: ca.key_pem.clone(),
             persister,
             log_to_stderr: cfg.log_requests,
         }));

@@ -12,3 +12,5 @@ pub mod observe;
 pub mod output;
 pub mod apply;
 pub mod verify;
+pub mod resolve;
+pub mod cli;

@@ -13,7 +13,13 @@ pub const OWNER_TAG: &str = "keyless-manifest";
 /// The marker keyless writes into each role assignment's description: prune deletes only
 /// assignments carrying the marker of *this* manifest.
 pub fn assignment_marker(manifest: &str) -> String {
-    format!("[keyless:manifest={manifest}]")
+    crate::manifest::ownership_marker_for(manifest)
+}
+
+/// Whether a description carries *exactly* this manifest's marker (`team` must not claim
+/// `team-alpha`'s assignments).
+pub fn is_owned_by(description: Option<&str>, manifest: &str) -> bool {
+    description.and_then(crate::manifest::parse_ownership_marker) == Some(manifest)
 }
 
 /// A resource group as the manifest wants it.
@@ -333,7 +339,7 @@ pub fn role_guid(role_definition_id: &str) -> String {
 /// The deterministic name of an assignment: UUIDv5 of (scope, role GUID, principal), so every PUT
 /// is idempotent and two concurrent applies converge on one assignment.
 pub fn assignment_name(scope: &str, role_definition_id: &str, principal_id: &str) -> String {
-    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b65796c_6573_7300_8000_726f6c65_6173);
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6b65_796c_6573_7300_8000_726f_6c65_6173);
     let key = format!(
         "{}|{}|{}",
         scope.trim_end_matches('/').to_ascii_lowercase(),

@@ -257,7 +257,8 @@ async fn run_action(
         }
         ActionKind::DeleteRoleAssignment { assignment } => {
             // Never delete what this manifest does not own, even if the plan file was edited.
-            if !assignment.description.as_deref().is_some_and(|d| d.contains(marker)) {
+            let manifest = crate::manifest::parse_ownership_marker(marker).unwrap_or_default();
+            if !is_owned_by(assignment.description.as_deref(), manifest) {
                 return Err(AzureError::new(
                     "delete role assignment",
                     0,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// An error answered by an Azure service (or a transport failure on the way there).
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, Serialize)]
-#[error("{operation}: {}{code}{}: {message}", if *status > 0 { format!("HTTP {status} ") } else { String::new() }, "")]
+#[error("{operation} failed: {code}: {message}")]
 #[diagnostic(code(keyless::azure))]
 pub struct AzureError {
     /// What keyless was doing ("create role assignment …").
@@ -136,8 +136,6 @@ fn role_granting(action: &str) -> String {
         "Virtual Machine Contributor"
     } else if a.starts_with("microsoft.cognitiveservices/") {
         "Cognitive Services Contributor"
-    } else if a.starts_with("microsoft.resources/subscriptions/resourcegroups/") {
-        "Contributor"
     } else {
         "Contributor"
     };

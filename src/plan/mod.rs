@@ -461,10 +461,9 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
 
     // Prune: only assignments carrying this manifest's marker, only at scopes it manages.
     if desired.prune {
-        let marker = assignment_marker(&desired.manifest);
         for (scope, list) in &observed.assignments {
             for o in list {
-                let owned = o.description.as_deref().is_some_and(|d| d.contains(&marker));
+                let owned = is_owned_by(o.description.as_deref(), &desired.manifest);
                 let key = (scope.clone(), role_guid(&o.role_definition_id), o.principal_id.to_ascii_lowercase());
                 if owned && !wanted.contains(&key) {
                     b.push(

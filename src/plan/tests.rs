@@ -227,6 +227,11 @@ fn prune_deletes_only_owned_assignments() {
         id: "x/other-manifest".into(), name: "n2".into(), scope: scope.clone(), role_definition_id: OPENAI_USER.into(),
         principal_id: "other".into(), principal_type: None, description: Some(assignment_marker("other")),
     });
+    // a manifest whose name merely starts with ours does not make its assignments ours
+    o2.assignments.get_mut(&scope).unwrap().push(ObservedAssignment {
+        id: "x/prefix-manifest".into(), name: "n3".into(), scope: scope.clone(), role_definition_id: OPENAI_USER.into(),
+        principal_id: "prefixed".into(), principal_type: None, description: Some(assignment_marker("m-2")),
+    });
     // drop u1 from the manifest: its owned assignment is now surplus
     d.assignments.retain(|a| a.principal.id() != Some("u1"));
     d.prune = false;

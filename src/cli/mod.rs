@@ -1,0 +1,130 @@
+//! The command line: argument definitions, exit codes, and one module per subcommand.
+
+mod apply_cmd;
+mod connect;
+mod exit;
+mod plan_cmd;
+mod saved;
+mod simple;
+mod verify_cmd;
+
+pub use exit::ExitCode;
+
+use crate::azure::credential::AuthMethod;
+use crate::output::OutputFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "Exit codes:
+  0    success (plan: no changes, with --detailed-exitcode)
+  1    error: invalid manifest, Azure refused, plan errors, stale plan file
+  2    plan has changes (only with --detailed-exitcode)
+  3    verification failed: access could not be proven for every probed principal
+  130  interrupted (Ctrl-C); in-flight writes finished, a re-run converges";
+
+/// keyless: declarative, keyless (Entra ID) access to Azure OpenAI.
+#[derive(Debug, Parser)]
+#[command(name = "keyless", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline: schema, references, subdomains, roles, ${VAR}s.
+    Validate {
+        /// Manifest files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Print the manifest JSON Schema (also at docs/manifest.schema.json).
+    Schema,
+    /// Show what apply would change, without changing anything.
+    #[command(after_help = EXIT_CODES)]
+    Plan {
+        /// Manifest files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Save the plan to apply later with `keyless apply FILE`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 2 when there are changes, 0 when there are none.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Make Azure match the manifests (or a saved plan), then prove access.
+    #[command(after_help = EXIT_CODES)]
+    Apply {
+        /// Manifest files or directories, or one saved plan file (from `plan --out`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Skip the access verification after applying.
+        #[arg(long)]
+        no_verify: bool,
+        /// Verify even when nothing changed.
+        #[arg(long, conflicts_with = "no_verify")]
+        verify: bool,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Probe access without changing anything (a pipeline gate or periodic check).
+    #[command(after_help = EXIT_CODES)]
+    Verify {
+        /// Manifest files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Run the local Azure emulator in the foreground.
+    Emulator(keyless_emulator::cli::EmulatorArgs),
+}
+
+/// Options shared by the commands that talk to Azure.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Output format: human, or json (one event per line).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
+    pub output: OutputFormat,
+    /// Run against the embedded local emulator (world from the manifest's `emulator.world` or --world).
+    #[arg(long)]
+    pub emulator: bool,
+    /// Emulator world file (with --emulator).
+    #[arg(long, value_name = "FILE", requires = "emulator")]
+    pub world: Option<PathBuf>,
+    /// Forget the embedded emulator's saved state (.keyless/) before starting it.
+    #[arg(long, requires = "emulator")]
+    pub reset_emulator: bool,
+    /// Azure cloud: AzureCloud, AzureUSGovernment, AzureChinaCloud.
+    #[arg(long, env = "KEYLESS_CLOUD", default_value = "AzureCloud")]
+    pub cloud: String,
+    /// Force a credential instead of the automatic chain.
+    #[arg(long, value_enum, env = "KEYLESS_AUTH", default_value_t = AuthMethod::Auto)]
+    pub auth: AuthMethod,
+    /// Azure requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub parallelism: usize,
+    /// Turn off the client-side ARM request pacer (not recommended for large manifests).
+    #[arg(long)]
+    pub no_pacing: bool,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Validate { paths, output } => simple::validate(&paths, output),
+        Command::Schema => simple::schema(),
+        Command::Plan { paths, out, detailed_exitcode, common } => plan_cmd::run(&paths, out.as_deref(), detailed_exitcode, &common).await,
+        Command::Apply { paths, no_verify, verify, common } => apply_cmd::run(&paths, no_verify, verify, &common).await,
+        Command::Verify { paths, common } => verify_cmd::run(&paths, &common).await,
+        Command::Emulator(args) => simple::emulator(args).await,
+    }
+}

@@ -85,7 +85,12 @@ impl Ctx {
     /// Builds the context.
     pub fn new(p: CtxParts) -> Ctx {
         Ctx {
-            tenant_id: p.world.tenant.id.clone(),
+            // A loaded state file names the tenant; the world only seeds a fresh one.
+            tenant_id: if p.state.directory.tenant_id.is_empty() {
+                p.world.tenant.id.clone()
+            } else {
+                p.state.directory.tenant_id.clone()
+            },
             timing: RwLock::new(p.world.timing.clone()),
             faults: Mutex::new(FaultState::from_world(&p.world.faults, now_wall())),
             throttle: Mutex::new(Throttler::new(p.world.throttling.clone())),

@@ -6,6 +6,7 @@
 
 pub mod arm;
 pub mod directory;
+pub mod rbac;
 
 use serde::{Deserialize, Serialize};
 

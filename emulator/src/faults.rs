@@ -113,11 +113,10 @@ impl FaultState {
             if r.remaining == 0 {
                 continue;
             }
-            let method_ok = r
-                .rule
-                .method
-                .as_deref()
-                .map_or(true, |m| m.eq_ignore_ascii_case(method));
+            let method_ok = match r.rule.method.as_deref() {
+                Some(m) => m.eq_ignore_ascii_case(method),
+                None => true,
+            };
             if method_ok && r.regex.is_match(path) {
                 r.remaining -= 1;
                 if r.rule.status == 0 {

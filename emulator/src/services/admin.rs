@@ -74,7 +74,10 @@ trait OptEq {
 
 impl OptEq for Option<&str> {
     fn is_none_or_eq(&self, v: &str) -> bool {
-        self.map_or(true, |x| x.eq_ignore_ascii_case(v))
+        match self {
+            Some(x) => x.eq_ignore_ascii_case(v),
+            None => true,
+        }
     }
 }
 

@@ -390,7 +390,10 @@ trait FilterOpt {
 
 impl FilterOpt for Option<&Vec<Clause>> {
     fn is_none_or_match(&self, o: &Value) -> bool {
-        self.map_or(true, |c| matches(o, c))
+        match self {
+            Some(c) => matches(o, c),
+            None => true,
+        }
     }
 }
 

@@ -218,7 +218,10 @@ trait EmptyOpt {
 
 impl EmptyOpt for Option<&str> {
     fn is_none_or_empty(&self) -> bool {
-        self.map_or(true, str::is_empty)
+        match self {
+            Some(s) => s.is_empty(),
+            None => true,
+        }
     }
 }
 

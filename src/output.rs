@@ -141,7 +141,9 @@ impl Reporter {
                 m.remove(&b);
             }
         }
-        self.say(message);
+        if !message.is_empty() {
+            self.say(message);
+        }
     }
 }
 

@@ -187,6 +187,9 @@ class Emulator:
     def session(self) -> requests.Session:
         s = requests.Session()
         s.verify = self.ca
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment override a
+        # session's verify; machines here set them, so ignore the environment.
+        s.trust_env = False
         return s
 
     # --- admin API (/_emulator/...) ----------------------------------------------------------

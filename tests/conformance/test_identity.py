@@ -18,7 +18,10 @@ FED_SUBJECT = "repo:contoso/keyless:ref:refs/heads/main"
 FED_AUDIENCE = "api://AzureADTokenExchange"
 
 AUDIENCES = {
-    ARM_SCOPE: {"https://management.azure.com/", "https://management.core.windows.net/"},
+    # v1 tokens carry the resource as requested: ".../.default" of https://management.azure.com
+    # gives "https://management.azure.com"; ARM accepts both spellings (and core.windows.net).
+    ARM_SCOPE: {"https://management.azure.com/", "https://management.azure.com",
+                "https://management.core.windows.net/"},
     COG_SCOPE: {"https://cognitiveservices.azure.com"},
     GRAPH_SCOPE: {"https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"},
 }
@@ -109,12 +112,10 @@ def test_msal_instance_discovery_against_emulator(emu):
     assert r.status_code == 200, r.text
     assert "tenant_discovery_endpoint" in r.json()
 
-    s = requests.Session()
-    s.verify = emu.ca
     app = emu.app(CALLER)
     client = msal.ConfidentialClientApplication(
         app["appId"], client_credential=app["secrets"][0],
-        authority=f"{emu.base}/{emu.tenant}", http_client=s,
+        authority=f"{emu.base}/{emu.tenant}", http_client=emu.session(),
         instance_discovery=f"{emu.base}/common/discovery/instance",
     )
     result = client.acquire_token_for_client(scopes=[ARM_SCOPE])

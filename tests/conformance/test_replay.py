@@ -38,3 +38,14 @@ def test_replay_example(example, replay_ctx, spec_index):
     if row.result == "skip":
         pytest.skip(row.why)
     assert row.result == "pass", f"{row.request} -> {row.status}: {row.why}"
+
+
+def test_compare_shape_rules():
+    """The replay's comparison itself: names and JSON types, recursively; values ignored."""
+    ex = {"id": "x", "n": 1, "ok": True, "props": {"a": [{"b": "c"}]}, "tags": {"Owner": "me"}, "maybe": None}
+    assert replay.compare_shape(ex, {"id": "y", "n": 2.5, "ok": False, "props": {"a": [{"b": "d"}, {}]},
+                                     "tags": {"other": "v"}, "maybe": 3, "extra": 1}) == []
+    problems = replay.compare_shape(ex, {"id": 1, "n": 1, "ok": True, "props": {"a": []}, "tags": {}})
+    assert problems == ["$.id: example has string, emulator has number",
+                        "$.props.a: example array is non-empty, emulator's is empty",
+                        "$.maybe: missing"]

@@ -81,3 +81,31 @@ def test_sdk_retries_admin_injected_429(emu):
         if method == "GET" and path.split("?")[0].lower().endswith("/resourcegroups/rg-conf"):
             statuses.append(status)
     assert statuses[:2] == [429, 200], statuses
+
+
+def test_sdk_default_api_versions(emu):
+    """The SDK releases pinned here default to api-versions newer than ../shared/azure-specs
+    (resources 2025-04-01, cognitiveservices 2025-09-01, compute 2026-04-01). Azure serves every
+    published version, so an unconfigured client must work too."""
+    from azure.mgmt.cognitiveservices import CognitiveServicesManagementClient
+    from azure.mgmt.compute import ComputeManagementClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from conftest import arm_kwargs, secret_credential
+
+    cred = secret_credential(emu)
+    failures = []
+    calls = [
+        ("resources", lambda: ResourceManagementClient(cred, emu.subscription, **arm_kwargs(emu))
+         .resource_groups.get("rg-ci")),
+        ("cognitiveservices", lambda: CognitiveServicesManagementClient(cred, emu.subscription, **arm_kwargs(emu))
+         .accounts.get("rg-conf", "oai-conf")),
+        ("compute", lambda: ComputeManagementClient(cred, emu.subscription, **arm_kwargs(emu))
+         .virtual_machines.get("rg-ci", "build-agent-01")),
+    ]
+    for name, call in calls:
+        try:
+            call()
+        except HttpResponseError as e:
+            failures.append(f"{name}: {e.status_code} {error_code(e)}: {str(e.message)[:200]}")
+    assert not failures, failures

@@ -390,3 +390,45 @@ async fn two_hundred_concurrent_clients() {
     assert_eq!(ok, 200);
     assert_eq!(emu.counters().token_requests, 200);
 }
+
+#[tokio::test]
+async fn data_plane_faults_only_when_enabled() {
+    let emu = start().await;
+    let c = client(&emu);
+    let url = format!(
+        "{}/aoai/sub1/openai/deployments/chat/chat/completions?api-version=2024-10-21",
+        emu.base_url()
+    );
+    admin(
+        &emu,
+        "PUT",
+        "faults",
+        json!({"rules": [{"path": "^/aoai/", "status": 503, "count": 1}]}),
+    )
+    .await;
+    let r = c
+        .post(&url)
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 503, "data plane is not faulted by default");
+    admin(
+        &emu,
+        "PUT",
+        "faults",
+        json!({"dataPlane": true, "rules": [{"path": "^/aoai/", "status": 503, "count": 1}]}),
+    )
+    .await;
+    let r = c
+        .post(&url)
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r
+        .headers()
+        .get("x-ms-ratelimit-remaining-subscription-reads")
+        .is_none());
+}

@@ -44,6 +44,14 @@ impl LoadedManifest {
         self.spans.label(path).map(SourceSpan::from)
     }
 
+    /// Where principal `principal` of role assignment `assignment` is (the whole list item,
+    /// e.g. `- user: alice@contoso.com`), for diagnostics about one principal.
+    pub fn principal_span(&self, assignment: usize, principal: usize) -> Option<SourceSpan> {
+        self.span_of(&format!(
+            "roleAssignments[{assignment}].principals[{principal}]"
+        ))
+    }
+
     /// The source as a miette `NamedSource`, for building diagnostics about this manifest.
     pub fn named_source(&self) -> NamedSource<Arc<String>> {
         NamedSource::new(self.path.display().to_string(), Arc::clone(&self.source))

@@ -612,6 +612,18 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_endings_keep_spans_exact() {
+        let src = "a: plain  \r\nb:\r\n  - name: x\r\n    k: 'q'\r\n";
+        let r = root(src);
+        assert_eq!(text_of(src, r.get("a").unwrap().value.span), "plain");
+        let NodeKind::Seq(items) = &r.get("b").unwrap().value.kind else {
+            panic!()
+        };
+        assert_eq!(text_of(src, items[0].head), "name: x");
+        assert_eq!(text_of(src, items[0].get("k").unwrap().value.span), "'q'");
+    }
+
+    #[test]
     fn byte_order_mark_does_not_shift_spans() {
         let src = "\u{feff}name: x\n";
         let r = root(src);

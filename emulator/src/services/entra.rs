@@ -478,7 +478,7 @@ fn authenticate_client<'a>(
             .map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>());
         return match x5t {
             Some(t) if app.certificates.contains(&t) => Ok(ok("2")),
-            _ => Err(err(401, "invalid_client", 700027, &format!("Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{}'. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", header.get("x5t").and_then(Value::as_str).unwrap_or(""), app.app_id))),
+            _ => Err(err(400, "invalid_client", 700027, &format!("Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{}'. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", header.get("x5t").and_then(Value::as_str).unwrap_or(""), app.app_id))),
         };
     }
     let matched = app

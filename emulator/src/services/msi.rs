@@ -117,7 +117,7 @@ fn token(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Resp {
             400,
             "invalid_resource",
             &format!(
-                "AADSTS500011: The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
+                "AADSTS50001: The application named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
                 ctx.tenant_id
             ),
         );

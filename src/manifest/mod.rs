@@ -12,6 +12,8 @@
 //!
 //! Reference documentation for users: `docs/manifest.md`; schema: `docs/manifest.schema.json`.
 
+#![warn(missing_docs)]
+
 mod de;
 mod defaults;
 mod duration;

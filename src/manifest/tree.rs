@@ -450,7 +450,9 @@ impl MarkedEventReceiver for Builder<'_> {
                         && !self.text
                             [first.key_span.start..first.value.span.end.max(first.key_span.end)]
                             .contains('\n');
-                    if same_line_scalar && !first.value.span.is_empty() {
+                    // (An aliased value's span is its anchor's, elsewhere in the file.)
+                    let value_follows_key = first.value.span.start >= first.key_span.end;
+                    if same_line_scalar && value_follows_key && !first.value.span.is_empty() {
                         first.key_span.cover(first.value.span)
                     } else {
                         first.key_span
@@ -621,6 +623,17 @@ mod tests {
         };
         assert_eq!(text_of(src, items[0].head), "name: x");
         assert_eq!(text_of(src, items[0].get("k").unwrap().value.span), "'q'");
+    }
+
+    #[test]
+    fn an_aliased_first_value_does_not_stretch_the_head_backwards() {
+        let src = "a: &x v\nl:\n  - k: *x\n    j: 1\n";
+        let r = root(src);
+        let NodeKind::Seq(items) = &r.get("l").unwrap().value.kind else {
+            panic!()
+        };
+        assert_eq!(text_of(src, items[0].head), "k");
+        assert_eq!(items[0].get("k").unwrap().value.scalar(), Some("v"));
     }
 
     #[test]

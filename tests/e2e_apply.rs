@@ -1,0 +1,687 @@
+//! End-to-end: the real `keyless` binary against the in-process emulator — apply, idempotency,
+//! drift, prune, soft-deleted accounts, VM identities, missing permissions, stale plans,
+//! interrupted applies, exit codes (issue 3).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::time::Duration;
+
+const RG: &str = "rg-e2e";
+const ACCOUNT: &str = "oai-e2e";
+const SUBDOMAIN: &str = "keyless-e2e-contoso";
+
+/// A manifest with one RG, one account (with a `chat` deployment), VM identities for `vms`, and
+/// `Cognitive Services OpenAI User` on the account for `principals` (YAML list items).
+fn manifest(name: &str, vms: &[&str], principals: &[&str], extra: &str) -> String {
+    let mut m = manifest_header(name);
+    m.push_str(&format!(
+        r#"resourceGroups:
+  - name: {RG}
+accounts:
+  - name: {ACCOUNT}
+    resourceGroup: {RG}
+    kind: OpenAI
+    customSubdomain: {SUBDOMAIN}
+    disableLocalAuth: true
+    deployments:
+      - name: chat
+        model: {{ name: gpt-4o-mini, version: "2024-07-18" }}
+        sku: {{ name: GlobalStandard, capacity: 10 }}
+"#
+    ));
+    if !vms.is_empty() {
+        m.push_str("managedIdentities:\n");
+        for vm in vms {
+            m.push_str(&format!("  - {{ vm: {vm}, resourceGroup: {RG_CI} }}\n"));
+        }
+    }
+    if !principals.is_empty() {
+        m.push_str(&format!(
+            "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals:\n"
+        ));
+        for p in principals {
+            m.push_str(&format!("      - {p}\n"));
+        }
+    }
+    m.push_str(extra);
+    if !extra.contains("verify:") {
+        m.push_str("verify: { enabled: false }\n");
+    }
+    m
+}
+
+const ALICE: &str = "user: alice@contoso.onmicrosoft.com";
+const BOB: &str = "user: bob@contoso.onmicrosoft.com";
+const GROUP: &str = "group: team-alpha-devs";
+const VM1_P: &str = "vm: build-agent-01";
+const VM2_P: &str = "vm: build-agent-02";
+
+fn acc_scope() -> String {
+    account_id(RG, ACCOUNT)
+}
+
+/// The system-assigned principal id of a VM (panics when it has none).
+async fn vm_principal(env: &Env, vm: &str) -> String {
+    let v = env.get_vm(RG_CI, vm).await;
+    v["identity"]["principalId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("VM {vm} has no system-assigned identity: {v}"))
+        .to_string()
+}
+
+/// Asserts exactly one `OpenAI User` assignment at the account for `principal`, owned by
+/// `manifest`, of `ptype`; returns it.
+async fn one_owned(env: &Env, principal: &str, ptype: &str, manifest: &str) -> Value {
+    let list = env
+        .assignments_for(&acc_scope(), OPENAI_USER, principal)
+        .await;
+    assert_eq!(
+        list.len(),
+        1,
+        "expected exactly one assignment for {principal}: {list:#?}"
+    );
+    let a = list.into_iter().next().unwrap();
+    assert_eq!(a["properties"]["principalType"], ptype, "{a}");
+    let desc = a["properties"]["description"].as_str().unwrap_or("");
+    assert!(
+        desc.contains(&format!("keyless:manifest={manifest}")),
+        "assignment lacks the ownership marker: {a}"
+    );
+    a
+}
+
+fn apply_args(path: &std::path::Path) -> Vec<&str> {
+    vec!["apply", s(path)]
+}
+
+// ------------------------------------------------------------------------------------ 1
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fresh_apply_creates_everything() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest("e2e", &[VM1], &["self", ALICE, GROUP, VM1_P], ""),
+    );
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+
+    // Every planned action finished; nothing failed or was skipped.
+    let actions = run.plan_actions();
+    assert!(!actions.is_empty(), "{}", run.dump());
+    assert!(run.events("actionFailed").is_empty(), "{}", run.dump());
+    assert!(run.events("actionSkipped").is_empty(), "{}", run.dump());
+    assert_eq!(
+        run.events("actionFinished").len(),
+        actions.len(),
+        "{}",
+        run.dump()
+    );
+
+    // Resource group, tagged as owned.
+    let (st, rg) = env
+        .arm(
+            "GET",
+            &format!("{}?api-version=2021-04-01", rg_id(RG)),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{rg}");
+    assert_eq!(rg["location"], "eastus");
+    assert_eq!(rg["tags"]["keyless-manifest"], "e2e", "{rg}");
+
+    // Account: custom subdomain, local auth off, OpenAI.
+    let acc = env.get_account(RG, ACCOUNT).await.expect("account exists");
+    assert_eq!(acc["kind"], "OpenAI");
+    assert_eq!(acc["properties"]["customSubDomainName"], SUBDOMAIN, "{acc}");
+    assert_eq!(acc["properties"]["disableLocalAuth"], true, "{acc}");
+    assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
+
+    // Deployment.
+    let (st, d) = env
+        .arm(
+            "GET",
+            &format!("{}/deployments/chat?api-version=2024-10-01", acc_scope()),
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["properties"]["model"]["name"], "gpt-4o-mini", "{d}");
+    assert_eq!(d["properties"]["model"]["version"], "2024-07-18", "{d}");
+    assert_eq!(d["sku"]["name"], "GlobalStandard", "{d}");
+    assert_eq!(d["sku"]["capacity"], 10, "{d}");
+
+    // VM identity.
+    let vm_p = vm_principal(&env, VM1).await;
+
+    // Role assignments, one each, owned by the manifest, with the right principal types.
+    one_owned(&env, CALLER_OID, "ServicePrincipal", "e2e").await;
+    one_owned(&env, ALICE_OID, "User", "e2e").await;
+    one_owned(&env, GROUP_OID, "Group", "e2e").await;
+    one_owned(&env, &vm_p, "ServicePrincipal", "e2e").await;
+    assert_eq!(env.assignments_at(&acc_scope()).await.len(), 4);
+}
+
+// ------------------------------------------------------------------------------------ 2
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reapply_is_a_no_op_with_zero_writes() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest("e2e", &[VM1], &["self", ALICE, GROUP, VM1_P], ""),
+    );
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+
+    let before = env.emu.counters();
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let after = env.emu.counters();
+
+    let plans = run.events("plan");
+    assert_eq!(plans.len(), 1, "{}", run.dump());
+    assert_eq!(
+        plans[0]["plan"]["actions"],
+        serde_json::json!([]),
+        "{}",
+        run.dump()
+    );
+    assert!(run.events("actionStarted").is_empty(), "{}", run.dump());
+    assert_eq!(
+        (after.arm_writes, after.arm_deletes),
+        (before.arm_writes, before.arm_deletes),
+        "a no-op apply wrote to ARM\n{}",
+        run.dump()
+    );
+    // keyless's own report agrees.
+    let req = run.events("requests");
+    assert_eq!(req.len(), 1, "{}", run.dump());
+    assert_eq!(req[0]["counts"]["arm_writes"], 0, "{}", run.dump());
+    assert_eq!(req[0]["counts"]["arm_deletes"], 0, "{}", run.dump());
+}
+
+// ------------------------------------------------------------------------------------ 3
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_deleted_assignment_is_recreated() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE, GROUP], ""));
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+
+    let alice = one_owned(&env, ALICE_OID, "User", "e2e").await;
+    env.delete_assignment(alice["id"].as_str().unwrap()).await;
+    assert!(env
+        .assignments_for(&acc_scope(), OPENAI_USER, ALICE_OID)
+        .await
+        .is_empty());
+
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let actions = run.plan_actions();
+    assert_eq!(
+        actions.len(),
+        1,
+        "only the deleted assignment is recreated\n{}",
+        run.dump()
+    );
+    assert_eq!(actions[0]["type"], "createRoleAssignment", "{}", run.dump());
+    one_owned(&env, ALICE_OID, "User", "e2e").await;
+    one_owned(&env, CALLER_OID, "ServicePrincipal", "e2e").await;
+    one_owned(&env, GROUP_OID, "Group", "e2e").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_hand_made_duplicate_is_adopted() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+
+    // Someone grants Bob the same role by hand, under a random name.
+    let hand = env
+        .create_assignment(
+            &acc_scope(),
+            OPENAI_USER,
+            BOB_OID,
+            "User",
+            Some("granted by hand"),
+        )
+        .await;
+    // The manifest now declares Bob too.
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", BOB], ""));
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    assert!(run.events("actionFailed").is_empty(), "{}", run.dump());
+
+    let bob = env
+        .assignments_for(&acc_scope(), OPENAI_USER, BOB_OID)
+        .await;
+    assert_eq!(
+        bob.len(),
+        1,
+        "exactly one assignment for (role, Bob): {bob:#?}\n{}",
+        run.dump()
+    );
+    assert_eq!(
+        bob[0]["name"],
+        hand.as_str(),
+        "the hand-made assignment is the one kept"
+    );
+
+    // And the adopted state is stable: the next plan has nothing to do.
+    let again = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    again.expect_code(0);
+}
+
+// ------------------------------------------------------------------------------------ 4
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_only_owned_assignments() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest("team", &[], &["self", ALICE, BOB], "prune: true\n"),
+    );
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let bob = one_owned(&env, BOB_OID, "User", "team").await;
+
+    // Hand-made, unowned (Reader for the group), and one owned by another manifest whose name
+    // starts with this one's (`team-alpha` must not be mistaken for `team`).
+    let unowned = env
+        .create_assignment(&acc_scope(), READER, GROUP_OID, "Group", None)
+        .await;
+    let other = env
+        .create_assignment(
+            &acc_scope(),
+            OPENAI_USER,
+            GROUP_OID,
+            "Group",
+            Some("keyless:manifest=team-alpha"),
+        )
+        .await;
+
+    // Bob leaves the manifest.
+    let m = env.write(
+        "m.yaml",
+        &manifest("team", &[], &["self", ALICE], "prune: true\n"),
+    );
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let actions = run.plan_actions();
+    assert_eq!(actions.len(), 1, "{}", run.dump());
+    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+
+    let names: Vec<String> = env
+        .assignments_at(&acc_scope())
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !names.contains(&bob["name"].as_str().unwrap().to_string()),
+        "Bob's assignment was pruned: {names:?}"
+    );
+    assert!(
+        names.contains(&unowned),
+        "the unowned assignment survives: {names:?}"
+    );
+    assert!(
+        names.contains(&other),
+        "another manifest's assignment survives: {names:?}"
+    );
+    one_owned(&env, ALICE_OID, "User", "team").await;
+    one_owned(&env, CALLER_OID, "ServicePrincipal", "team").await;
+    assert_eq!(names.len(), 4, "{names:?}");
+}
+
+// ------------------------------------------------------------------------------------ 5
+
+fn soft_deleted_world() -> String {
+    world(&WorldOpts {
+        extra: &format!(
+            "deletedAccounts:\n  - {{ name: {ACCOUNT}, resourceGroup: {RG}, location: eastus, kind: OpenAI, customSubdomain: {SUBDOMAIN} }}\n"
+        ),
+        ..Default::default()
+    })
+}
+
+fn deleted_accounts(state: &Value) -> Vec<Value> {
+    state["arm"]["deletedAccounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_fail_stops_before_any_change() {
+    let env = Env::start(&soft_deleted_world()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    let before = env.arm_mutations();
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(1);
+    let errors = run.plan_errors();
+    assert_eq!(errors.len(), 1, "{}", run.dump());
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("soft-deleted")
+            || errors[0]["code"].as_str().unwrap_or("").contains("soft"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        env.arm_mutations(),
+        before,
+        "nothing may change\n{}",
+        run.dump()
+    );
+    assert!(env.get_account(RG, ACCOUNT).await.is_none());
+    assert_eq!(deleted_accounts(&env.state().await).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_restore_brings_the_account_back() {
+    let env = Env::start(&soft_deleted_world()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest("e2e", &[], &["self"], "").replace(
+            "    disableLocalAuth: true\n",
+            "    disableLocalAuth: true\n    onSoftDeleted: restore\n",
+        ),
+    );
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let types: Vec<String> = run
+        .plan_actions()
+        .iter()
+        .filter_map(|a| a["type"].as_str().map(str::to_string))
+        .filter(|t| t.ends_with("Account"))
+        .collect();
+    assert_eq!(types, vec!["restoreAccount"], "{}", run.dump());
+
+    let acc = env.get_account(RG, ACCOUNT).await.expect("restored");
+    assert_eq!(acc["properties"]["customSubDomainName"], SUBDOMAIN, "{acc}");
+    assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
+    assert!(
+        deleted_accounts(&env.state().await).is_empty(),
+        "no longer soft-deleted"
+    );
+    one_owned(&env, CALLER_OID, "ServicePrincipal", "e2e").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_purge_then_create() {
+    let env = Env::start(&soft_deleted_world()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest("e2e", &[], &["self"], "").replace(
+            "    disableLocalAuth: true\n",
+            "    disableLocalAuth: true\n    onSoftDeleted: purge\n",
+        ),
+    );
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let types: Vec<String> = run
+        .plan_actions()
+        .iter()
+        .filter_map(|a| a["type"].as_str().map(str::to_string))
+        .filter(|t| t.ends_with("Account"))
+        .collect();
+    assert_eq!(
+        types,
+        vec!["purgeAccount", "createAccount"],
+        "{}",
+        run.dump()
+    );
+
+    // The purge went through ARM before the create.
+    let reqs = env.emu.requests();
+    let purge = reqs.iter().position(|r| {
+        r.method == "DELETE" && r.path.to_ascii_lowercase().contains("/deletedaccounts/")
+    });
+    let create = reqs.iter().position(|r| {
+        r.method == "PUT"
+            && r.path
+                .to_ascii_lowercase()
+                .ends_with(&format!("/accounts/{ACCOUNT}"))
+    });
+    assert!(
+        matches!((purge, create), (Some(p), Some(c)) if p < c),
+        "purge then create: {purge:?} {create:?}"
+    );
+
+    let acc = env.get_account(RG, ACCOUNT).await.expect("created");
+    assert_eq!(acc["properties"]["customSubDomainName"], SUBDOMAIN, "{acc}");
+    assert!(deleted_accounts(&env.state().await).is_empty(), "purged");
+}
+
+// ------------------------------------------------------------------------------------ 6
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_keeps_its_user_assigned_identity() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let before = env.get_vm(RG_CI, VM1).await;
+    let uami = before["identity"]["userAssignedIdentities"]
+        .as_object()
+        .and_then(|m| m.keys().next().cloned())
+        .expect("the world gives build-agent-01 a user-assigned identity");
+    let m = env.write("m.yaml", &manifest("e2e", &[VM1], &[VM1_P], ""));
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+
+    let vm = env.get_vm(RG_CI, VM1).await;
+    assert_eq!(
+        vm["identity"]["type"], "SystemAssigned, UserAssigned",
+        "{vm}"
+    );
+    assert!(vm["identity"]["principalId"].as_str().is_some(), "{vm}");
+    let ua = vm["identity"]["userAssignedIdentities"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        ua.keys().any(|k| k.eq_ignore_ascii_case(&uami)),
+        "{uami} was dropped: {vm}"
+    );
+    assert!(uami
+        .to_ascii_lowercase()
+        .ends_with("/userassignedidentities/uami-ci"));
+}
+
+// ------------------------------------------------------------------------------------ 7
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_role_assignment_permission_is_explained() {
+    let env = Env::with(&WorldOpts {
+        caller_role: "Contributor",
+        ..Default::default()
+    })
+    .await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE], ""));
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(1);
+    let out = run.all_output();
+    assert!(out.contains("AuthorizationFailed"), "{}", run.dump());
+    assert!(
+        out.contains("Microsoft.Authorization/roleAssignments/write"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        out.contains("Role Based Access Control Administrator")
+            || out.contains("User Access Administrator"),
+        "the help names a role that grants the permission\n{}",
+        run.dump()
+    );
+    let failed = run.events("actionFailed");
+    assert!(!failed.is_empty(), "{}", run.dump());
+    for f in &failed {
+        assert_eq!(f["error"]["code"], "AuthorizationFailed", "{}", run.dump());
+        assert_eq!(f["error"]["status"], 403, "{}", run.dump());
+    }
+    assert!(env.assignments_at(&acc_scope()).await.is_empty());
+}
+
+// ------------------------------------------------------------------------------------ 8
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_plan_file_is_refused() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE], ""));
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let alice = one_owned(&env, ALICE_OID, "User", "e2e").await;
+    env.delete_assignment(alice["id"].as_str().unwrap()).await;
+
+    // A plan (recreate Alice's assignment), then a hand-made change at a managed scope.
+    let plan1 = env.dir.path().join("plan1.json");
+    env.keyless(&["plan", s(&m), "--out", s(&plan1)])
+        .await
+        .expect_code(0);
+    env.create_assignment(&acc_scope(), READER, BOB_OID, "User", None)
+        .await;
+    let before = env.arm_mutations();
+    let run = env.keyless(&["apply", s(&plan1)]).await;
+    run.expect_code(1);
+    assert!(
+        run.all_output().to_ascii_lowercase().contains("stale"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        env.arm_mutations(),
+        before,
+        "a stale plan changes nothing\n{}",
+        run.dump()
+    );
+    assert!(env
+        .assignments_for(&acc_scope(), OPENAI_USER, ALICE_OID)
+        .await
+        .is_empty());
+
+    // A fresh plan with no change in between applies.
+    let plan2 = env.dir.path().join("plan2.json");
+    env.keyless(&["plan", s(&m), "--out", s(&plan2)])
+        .await
+        .expect_code(0);
+    let run = env.keyless(&["apply", s(&plan2)]).await;
+    run.expect_code(0);
+    one_owned(&env, ALICE_OID, "User", "e2e").await;
+}
+
+// ------------------------------------------------------------------------------------ 9
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_apply_converges_on_rerun() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest(
+            "e2e",
+            &[VM1, VM2],
+            &["self", ALICE, BOB, GROUP, VM1_P, VM2_P],
+            "",
+        ),
+    );
+    // One action at a time, so the kill lands in the middle of the role assignments.
+    let mut child = env.spawn(&["apply", s(&m), "--parallelism", "1"]);
+    let mut events = EventStream::new(child.stdout.take().unwrap());
+    let mut assignment_ids = std::collections::BTreeSet::new();
+    let killed = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = events.next().await {
+            match e["event"].as_str() {
+                Some("actionStarted") if e["type"] == "createRoleAssignment" => {
+                    assignment_ids.insert(e["id"].as_u64());
+                }
+                Some("actionFinished") if assignment_ids.contains(&e["id"].as_u64()) => {
+                    child.start_kill().expect("SIGKILL");
+                    return true;
+                }
+                _ => {}
+            }
+        }
+        false
+    })
+    .await
+    .expect("an assignment finished within 60 s");
+    assert!(
+        killed,
+        "apply ended before any role assignment finished:\n{}",
+        events.raw
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("killed child exits")
+        .expect("wait");
+    assert_eq!(status.code(), None, "killed by a signal");
+    events.drain().await;
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut err).await;
+    }
+    env.finish(
+        status.code(),
+        events.raw.clone(),
+        err,
+        env.emu.ctx().now(),
+        Duration::ZERO,
+    );
+
+    let partial = env.assignments_at(&acc_scope()).await.len();
+    assert!(
+        (1..6).contains(&partial),
+        "the kill must leave the assignments half done (found {partial} of 6)"
+    );
+
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    assert!(!run.plan_actions().is_empty(), "{}", run.dump());
+    let plan = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    plan.expect_code(0);
+    assert_eq!(
+        env.duplicate_assignments().await,
+        vec![],
+        "no duplicates after converging"
+    );
+    assert_eq!(env.assignments_at(&acc_scope()).await.len(), 6);
+}
+
+// ------------------------------------------------------------------------------------ 10
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detailed_exitcode_and_validate() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    let run = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    run.expect_code(2);
+    assert!(!run.plan_actions().is_empty());
+    // Without --detailed-exitcode a plan with changes is still a success.
+    env.keyless(&["plan", s(&m)]).await.expect_code(0);
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let run = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    run.expect_code(0);
+    assert!(run.plan_actions().is_empty());
+
+    // validate: fine manifest → 0; a misspelt key → 1 with file:line:col.
+    env.keyless(&["validate", s(&m)]).await.expect_code(0);
+    let bad = env.write(
+        "bad.yaml",
+        &manifest("e2e", &[], &["self"], "")
+            .replace("    resourceGroup: rg-e2e\n", "    resourcegroup: rg-e2e\n"),
+    );
+    let run = env.keyless(&["validate", s(&bad)]).await;
+    run.expect_code(1);
+    let line = manifest("e2e", &[], &["self"], "")
+        .lines()
+        .position(|l| l == "    resourceGroup: rg-e2e")
+        .unwrap()
+        + 1;
+    let want = format!("bad.yaml:{line}:5");
+    assert!(
+        run.stderr.contains(&want),
+        "stderr names {want}\n{}",
+        run.dump()
+    );
+    assert!(run.stderr.contains("resourcegroup"), "{}", run.dump());
+}

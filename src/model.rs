@@ -24,6 +24,7 @@ pub fn is_owned_by(description: Option<&str>, manifest: &str) -> bool {
 
 /// A resource group as the manifest wants it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RgSpec {
     /// Name.
     pub name: String,
@@ -47,6 +48,7 @@ pub enum OnSoftDeleted {
 
 /// A Cognitive Services / Azure OpenAI account as the manifest wants it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AccountSpec {
     /// Account name.
     pub name: String,
@@ -96,6 +98,7 @@ pub fn vm_id(subscription: &str, rg: &str, name: &str) -> String {
 
 /// A model deployment as the manifest wants it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
     /// Deployment name (what clients put in the URL).
     pub name: String,
@@ -113,6 +116,7 @@ pub struct DeploymentSpec {
 
 /// An existing VM that should get a system-assigned identity.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VmRef {
     /// Resource group.
     pub resource_group: String,
@@ -151,7 +155,7 @@ impl PrincipalType {
 
 /// Who an assignment is for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum PrincipalTarget {
     /// A principal whose object id is known.
     Known {
@@ -191,6 +195,7 @@ impl PrincipalTarget {
 
 /// One desired role assignment (scope × role × principal).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AssignmentSpec {
     /// Full ARM scope id.
     pub scope: String,
@@ -206,6 +211,7 @@ pub struct AssignmentSpec {
 
 /// Everything the manifest wants, resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Desired {
     /// Manifest name (ownership marker).
     pub manifest: String,
@@ -225,6 +231,7 @@ pub struct Desired {
 
 /// A resource group as Azure has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ObservedRg {
     /// Region.
     pub location: String,
@@ -234,6 +241,7 @@ pub struct ObservedRg {
 
 /// An account as Azure has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LiveAccount {
     /// Kind.
     pub kind: String,
@@ -259,7 +267,7 @@ pub struct LiveAccount {
 
 /// The state of one account name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "camelCase")]
+#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ObservedAccount {
     /// No account and no soft-deleted one.
     Missing {
@@ -279,6 +287,7 @@ pub enum ObservedAccount {
 
 /// A VM as Azure has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ObservedVm {
     /// Linux or Windows.
     pub os: String,
@@ -292,6 +301,7 @@ pub struct ObservedVm {
 
 /// A role assignment as Azure has it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ObservedAssignment {
     /// Full id.
     pub id: String,
@@ -311,6 +321,7 @@ pub struct ObservedAssignment {
 
 /// Everything keyless read from Azure for one manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Observed {
     /// By lower-cased name; None = absent.
     pub resource_groups: BTreeMap<String, Option<ObservedRg>>,

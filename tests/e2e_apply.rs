@@ -169,11 +169,20 @@ async fn fresh_apply_creates_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reapply_is_a_no_op_with_zero_writes() {
     let env = Env::with(&WorldOpts::default()).await;
+    // Verification on: the first apply proves access (Run Command on the VM is an ARM write);
+    // a no-op re-apply must not re-verify, so it stays write-free.
     let m = env.write(
         "m.yaml",
-        &manifest("e2e", &[VM1], &["self", ALICE, GROUP, VM1_P], ""),
+        &manifest(
+            "e2e",
+            &[VM1],
+            &["self", ALICE, GROUP, VM1_P],
+            "verify: { deployment: chat, timeout: 60s }\n",
+        ),
     );
-    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let first = env.keyless(&apply_args(&m)).await;
+    first.expect_code(0);
+    assert_eq!(first.events("verified").len(), 1, "{}", first.dump());
 
     let before = env.emu.counters();
     let run = env.keyless(&apply_args(&m)).await;
@@ -189,6 +198,11 @@ async fn reapply_is_a_no_op_with_zero_writes() {
         run.dump()
     );
     assert!(run.events("actionStarted").is_empty(), "{}", run.dump());
+    assert!(
+        run.events("probe").is_empty(),
+        "nothing changed, nothing to verify\n{}",
+        run.dump()
+    );
     assert_eq!(
         (after.arm_writes, after.arm_deletes),
         (before.arm_writes, before.arm_deletes),
@@ -198,7 +212,7 @@ async fn reapply_is_a_no_op_with_zero_writes() {
     // keyless's own report agrees.
     let req = run.events("requests");
     assert_eq!(req.len(), 1, "{}", run.dump());
-    assert_eq!(req[0]["counts"]["arm_writes"], 0, "{}", run.dump());
+    assert_eq!(req[0]["counts"]["armWrites"], 0, "{}", run.dump());
     assert_eq!(req[0]["counts"]["arm_deletes"], 0, "{}", run.dump());
 }
 

@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, Semaphore};
 
 /// How one action ended.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "camelCase")]
+#[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ActionStatus {
     /// Done as planned.
     Done {
@@ -50,6 +50,7 @@ pub enum ActionStatus {
 
 /// Result of an apply.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
     /// Per action id.
     pub results: BTreeMap<usize, ActionStatus>,

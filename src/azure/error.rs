@@ -9,6 +9,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, Serialize)]
 #[error("{operation} failed: {code}: {message}")]
 #[diagnostic(code(keyless::azure))]
+#[serde(rename_all = "camelCase")]
 pub struct AzureError {
     /// What keyless was doing ("create role assignment …").
     pub operation: String,

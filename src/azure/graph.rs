@@ -180,6 +180,7 @@ impl Graph {
 /// Claims of the caller's own token that keyless needs (decoded locally, never verified or
 /// printed: the token is only used to learn "who am I").
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CallerIdentity {
     /// Object id — what role assignments name.
     pub object_id: String,

@@ -31,6 +31,7 @@ pub struct RequestCounters {
 
 /// A snapshot of [`RequestCounters`] for reports.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestCounts {
     /// ARM GET/HEAD.
     pub arm_reads: u64,

@@ -9,6 +9,7 @@ use std::path::Path;
 
 /// One manifest's part of a saved plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SavedManifestPlan {
     /// The manifest file.
     pub path: String,
@@ -24,6 +25,7 @@ pub struct SavedManifestPlan {
 
 /// Serializable verification settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SavedVerify {
     /// `chat` or `completions`.
     pub api: String,
@@ -49,6 +51,7 @@ impl From<&SavedVerify> for VerifySettings {
 
 /// The file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SavedPlan {
     /// Must equal `PLAN_FORMAT_VERSION`.
     pub format_version: u32,
@@ -78,7 +81,7 @@ impl SavedPlan {
         }
         let text = std::fs::read_to_string(path).ok()?;
         let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-        v.get("format_version")?;
+        v.get("formatVersion")?;
         Some(serde_json::from_value::<SavedPlan>(v).map_err(|e| e.to_string()).and_then(|p| {
             if p.format_version == PLAN_FORMAT_VERSION {
                 Ok(p)

@@ -17,6 +17,7 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// A field that changes, for humans and for review in pipelines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     /// Field path, e.g. `properties.disableLocalAuth`.
     pub field: String,
@@ -28,7 +29,7 @@ pub struct FieldChange {
 
 /// What one action does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ActionKind {
     /// Create a resource group.
     CreateResourceGroup {
@@ -120,6 +121,7 @@ impl ActionKind {
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Action {
     /// Index in the plan.
     pub id: usize,
@@ -138,6 +140,7 @@ pub struct Action {
 
 /// A reason the manifest cannot be applied as written (shown before anything is changed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PlanError {
     /// Stable code (`immutable-subdomain`, `soft-deleted`, …).
     pub code: String,
@@ -153,6 +156,7 @@ pub struct PlanError {
 
 /// The plan: data you can save, inspect and apply.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Plan format version.
     pub format_version: u32,

@@ -32,7 +32,7 @@ pub struct VerifySettings {
 
 /// Outcome for one (principal, account).
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "result", rename_all = "camelCase")]
+#[serde(tag = "result", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ProbeOutcome {
     /// A completion call as that principal succeeded.
     Verified {
@@ -57,6 +57,7 @@ pub enum ProbeOutcome {
 
 /// One line of the final table.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ProbeRow {
     /// Principal as the manifest names it.
     pub principal: String,

@@ -39,7 +39,9 @@ pub enum CloudError {
     #[error("refusing plain-HTTP endpoint {0}")]
     #[diagnostic(
         code(keyless::cloud::insecure_endpoint),
-        help("tokens are only sent over HTTPS; plain HTTP is accepted for loopback addresses only")
+        help(
+            "tokens are only sent over HTTPS; plain HTTP is accepted for loopback addresses only"
+        )
     )]
     InsecureEndpoint(String),
 }
@@ -97,7 +99,11 @@ impl CloudProfile {
 
     /// Every endpoint keyless sends a token to must be HTTPS, or HTTP on a loopback address.
     pub fn check_secure(&self) -> Result<(), CloudError> {
-        for u in [&self.arm_endpoint, &self.authority_host, &self.graph_endpoint] {
+        for u in [
+            &self.arm_endpoint,
+            &self.authority_host,
+            &self.graph_endpoint,
+        ] {
             check_url_secure(u)?;
         }
         Ok(())
@@ -129,10 +135,16 @@ mod tests {
     #[test]
     fn named_clouds_resolve_case_insensitively() {
         assert_eq!(
-            CloudProfile::named("azureusgovernment").unwrap().arm_endpoint.as_str(),
+            CloudProfile::named("azureusgovernment")
+                .unwrap()
+                .arm_endpoint
+                .as_str(),
             "https://management.usgovcloudapi.net/"
         );
-        assert!(matches!(CloudProfile::named("Mars"), Err(CloudError::Unknown(_))));
+        assert!(matches!(
+            CloudProfile::named("Mars"),
+            Err(CloudError::Unknown(_))
+        ));
     }
 
     #[test]
@@ -149,7 +161,10 @@ mod tests {
     fn emulator_profile_points_everything_at_one_base() {
         let p = CloudProfile::emulator(&url("https://127.0.0.1:4443/"));
         assert_eq!(p.arm_endpoint, p.authority_host);
-        assert_eq!(p.cognitive_scope, "https://cognitiveservices.azure.com/.default");
+        assert_eq!(
+            p.cognitive_scope,
+            "https://cognitiveservices.azure.com/.default"
+        );
         assert!(p.check_secure().is_ok());
     }
 }

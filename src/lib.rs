@@ -3,14 +3,14 @@
 //! Data flows one way: `manifest -> desired`, `azure -> observe -> actual`,
 //! `plan(desired, actual) -> Plan`, `apply(Plan) -> events`, `verify(desired) -> report`.
 
-pub mod manifest;
+pub mod apply;
 pub mod azure;
+pub mod cli;
 pub mod cloud;
+pub mod manifest;
 pub mod model;
-pub mod plan;
 pub mod observe;
 pub mod output;
-pub mod apply;
-pub mod verify;
+pub mod plan;
 pub mod resolve;
-pub mod cli;
+pub mod verify;

@@ -155,7 +155,11 @@ impl PrincipalType {
 
 /// Who an assignment is for.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum PrincipalTarget {
     /// A principal whose object id is known.
     Known {
@@ -267,7 +271,11 @@ pub struct LiveAccount {
 
 /// The state of one account name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "state",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ObservedAccount {
     /// No account and no soft-deleted one.
     Missing {
@@ -367,9 +375,17 @@ mod tests {
     #[test]
     fn assignment_names_are_deterministic_and_case_insensitive() {
         let a = assignment_name("/subscriptions/S/resourceGroups/RG", "/subscriptions/s/providers/Microsoft.Authorization/roleDefinitions/5E0BD9BD-7b93-4f28-af87-19fc36ad61bd", "ABC");
-        let b = assignment_name("/subscriptions/s/resourcegroups/rg/", "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", "abc");
+        let b = assignment_name(
+            "/subscriptions/s/resourcegroups/rg/",
+            "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+            "abc",
+        );
         assert_eq!(a, b);
-        let c = assignment_name("/subscriptions/s/resourcegroups/rg", "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd", "abd");
+        let c = assignment_name(
+            "/subscriptions/s/resourcegroups/rg",
+            "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
+            "abd",
+        );
         assert_ne!(a, c);
         assert_eq!(uuid::Uuid::parse_str(&a).unwrap().get_version_num(), 5);
     }

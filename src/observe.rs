@@ -12,67 +12,102 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Reads what Azure has for `desired`, `parallelism` requests at a time.
-pub async fn observe(arm: &Arm, desired: &Desired, parallelism: usize) -> Result<Observed, AzureError> {
+pub async fn observe(
+    arm: &Arm,
+    desired: &Desired,
+    parallelism: usize,
+) -> Result<Observed, AzureError> {
     let parallelism = parallelism.max(1);
     let mut o = Observed::default();
 
-    let rgs: Vec<(String, Option<ObservedRg>)> = stream::iter(desired.resource_groups.iter().map(|rg| async move {
-        Ok::<_, AzureError>((rg.name.to_ascii_lowercase(), arm.get_resource_group(&rg.name).await?))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
+    let rgs: Vec<(String, Option<ObservedRg>)> =
+        stream::iter(desired.resource_groups.iter().map(|rg| async move {
+            Ok::<_, AzureError>((
+                rg.name.to_ascii_lowercase(),
+                arm.get_resource_group(&rg.name).await?,
+            ))
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect()
+        .await?;
     o.resource_groups.extend(rgs);
 
-    let accounts: Vec<(String, Option<LiveAccount>, &AccountSpec)> = stream::iter(desired.accounts.iter().map(|a| async move {
-        let live = arm.get_account(&a.resource_group, &a.name).await?;
-        Ok::<_, AzureError>((key(&a.resource_group, &a.name), live, a))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
+    let accounts: Vec<(String, Option<LiveAccount>, &AccountSpec)> =
+        stream::iter(desired.accounts.iter().map(|a| async move {
+            let live = arm.get_account(&a.resource_group, &a.name).await?;
+            Ok::<_, AzureError>((key(&a.resource_group, &a.name), live, a))
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect()
+        .await?;
 
     let any_missing = accounts.iter().any(|(_, live, _)| live.is_none());
-    let deleted = if any_missing { arm.list_deleted_accounts().await? } else { BTreeMap::new() };
-    let missing: Vec<&AccountSpec> = accounts.iter().filter(|(k, l, _)| l.is_none() && !deleted.contains_key(k)).map(|(_, _, a)| *a).collect();
-    let availability: Vec<(String, (bool, Option<String>))> = stream::iter(missing.into_iter().map(|a| async move {
-        Ok::<_, AzureError>((key(&a.resource_group, &a.name), arm.check_subdomain(&a.custom_subdomain, &a.kind).await?))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
+    let deleted = if any_missing {
+        arm.list_deleted_accounts().await?
+    } else {
+        BTreeMap::new()
+    };
+    let missing: Vec<&AccountSpec> = accounts
+        .iter()
+        .filter(|(k, l, _)| l.is_none() && !deleted.contains_key(k))
+        .map(|(_, _, a)| *a)
+        .collect();
+    let availability: Vec<(String, (bool, Option<String>))> =
+        stream::iter(missing.into_iter().map(|a| async move {
+            Ok::<_, AzureError>((
+                key(&a.resource_group, &a.name),
+                arm.check_subdomain(&a.custom_subdomain, &a.kind).await?,
+            ))
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect()
+        .await?;
     let availability: BTreeMap<String, (bool, Option<String>)> = availability.into_iter().collect();
     for (k, live, _) in accounts {
         let state = match (live, deleted.get(&k)) {
             (Some(l), _) => ObservedAccount::Live(l),
-            (None, Some(loc)) => ObservedAccount::SoftDeleted { location: loc.clone() },
+            (None, Some(loc)) => ObservedAccount::SoftDeleted {
+                location: loc.clone(),
+            },
             (None, None) => {
                 let (ok, reason) = availability.get(&k).cloned().unwrap_or((true, None));
-                ObservedAccount::Missing { subdomain_available: ok, reason }
+                ObservedAccount::Missing {
+                    subdomain_available: ok,
+                    reason,
+                }
             }
         };
         o.accounts.insert(k, state);
     }
 
-    let vms: Vec<(String, Option<ObservedVm>)> = stream::iter(desired.vm_identities.iter().map(|vm| async move {
-        Ok::<_, AzureError>((vm.key(), arm.get_vm(&vm.resource_group, &vm.name).await?))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
+    let vms: Vec<(String, Option<ObservedVm>)> =
+        stream::iter(desired.vm_identities.iter().map(|vm| async move {
+            Ok::<_, AzureError>((vm.key(), arm.get_vm(&vm.resource_group, &vm.name).await?))
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect()
+        .await?;
     o.vms.extend(vms);
 
     // One list per scope that exists (a scope that is about to be created has no assignments).
-    let scopes: BTreeSet<String> = desired.assignments.iter().map(|a| a.scope.trim_end_matches('/').to_string()).collect();
-    let existing: Vec<String> = scopes.into_iter().filter(|s| scope_exists(s, desired, &o)).collect();
-    let lists: Vec<(String, Vec<ObservedAssignment>)> = stream::iter(existing.into_iter().map(|s| async move {
-        let mut list = arm.list_assignments_at(&s).await?;
-        list.sort();
-        Ok::<_, AzureError>((s.to_ascii_lowercase(), list))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
+    let scopes: BTreeSet<String> = desired
+        .assignments
+        .iter()
+        .map(|a| a.scope.trim_end_matches('/').to_string())
+        .collect();
+    let existing: Vec<String> = scopes
+        .into_iter()
+        .filter(|s| scope_exists(s, desired, &o))
+        .collect();
+    let lists: Vec<(String, Vec<ObservedAssignment>)> =
+        stream::iter(existing.into_iter().map(|s| async move {
+            let mut list = arm.list_assignments_at(&s).await?;
+            list.sort();
+            Ok::<_, AzureError>((s.to_ascii_lowercase(), list))
+        }))
+        .buffer_unordered(parallelism)
+        .try_collect()
+        .await?;
     o.assignments.extend(lists);
     Ok(o)
 }
@@ -82,12 +117,18 @@ fn scope_exists(scope: &str, desired: &Desired, o: &Observed) -> bool {
     let s = scope.to_ascii_lowercase();
     for a in &desired.accounts {
         if a.id(&desired.subscription).to_ascii_lowercase() == s {
-            return matches!(o.accounts.get(&key(&a.resource_group, &a.name)), Some(ObservedAccount::Live(_)));
+            return matches!(
+                o.accounts.get(&key(&a.resource_group, &a.name)),
+                Some(ObservedAccount::Live(_))
+            );
         }
     }
     for rg in &desired.resource_groups {
         if rg_id(&desired.subscription, &rg.name).to_ascii_lowercase() == s {
-            return matches!(o.resource_groups.get(&rg.name.to_ascii_lowercase()), Some(Some(_)));
+            return matches!(
+                o.resource_groups.get(&rg.name.to_ascii_lowercase()),
+                Some(Some(_))
+            );
         }
     }
     true

@@ -53,7 +53,12 @@ impl Reporter {
             }
             m
         });
-        Reporter { format, color, multi, bars: Mutex::new(HashMap::new()) }
+        Reporter {
+            format,
+            color,
+            multi,
+            bars: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether colour is on.
@@ -85,7 +90,10 @@ impl Reporter {
     /// Emits a serialisable payload under `key`.
     pub fn event_with<T: Serialize>(&self, name: &str, key: &str, payload: &T) {
         let mut m = serde_json::Map::new();
-        m.insert(key.into(), serde_json::to_value(payload).unwrap_or(Value::Null));
+        m.insert(
+            key.into(),
+            serde_json::to_value(payload).unwrap_or(Value::Null),
+        );
         self.event(name, Value::Object(m));
     }
 
@@ -119,7 +127,8 @@ impl Reporter {
         let Some(m) = &self.multi else { return };
         let bar = m.add(ProgressBar::new_spinner());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} [{elapsed:>4}] {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{spinner} [{elapsed:>4}] {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(Duration::from_millis(120));
         bar.set_message(message.to_string());
@@ -156,5 +165,6 @@ pub fn now_rfc3339() -> String {
 
 /// Whether to use colour: not when NO_COLOR is set, not when stdout is no terminal.
 pub fn want_color() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && console::Term::stdout().features().is_attended()
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && console::Term::stdout().features().is_attended()
 }

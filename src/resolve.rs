@@ -5,9 +5,9 @@
 //! through Microsoft Graph in batches (see `azure::graph`). VM identities stay symbolic
 //! (`PrincipalTarget::VmIdentity`): their object id is observed, or created during apply.
 
+use crate::azure::arm::Arm;
 use crate::azure::error::AzureError;
 use crate::azure::graph::{CallerIdentity, Graph, PrincipalQuery, Resolved, Unresolved};
-use crate::azure::arm::Arm;
 use crate::manifest::{self, LoadedManifest, PrincipalRef, RoleRef, ScopeRef};
 use crate::model::*;
 use crate::verify::VerifySettings;
@@ -61,22 +61,35 @@ pub fn verify_settings(m: &manifest::Manifest) -> VerifySettings {
 }
 
 /// Resolves a loaded manifest for `caller`.
-pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm, graph: &Graph) -> Result<Desired, ResolveError> {
+pub async fn resolve(
+    loaded: &LoadedManifest,
+    caller: &CallerIdentity,
+    arm: &Arm,
+    graph: &Graph,
+) -> Result<Desired, ResolveError> {
     let m = &loaded.manifest;
     let sub = m.subscription.clone();
     let mut problems = Vec::new();
     let problem = |path: &str, message: String, help: String| ResolveProblem {
         message,
         help,
-        src: NamedSource::new(loaded.path.display().to_string(), loaded.source.as_ref().clone()),
-        span: loaded.spans.label(path).map(|s| SourceSpan::new(s.start.into(), s.len())),
+        src: NamedSource::new(
+            loaded.path.display().to_string(),
+            loaded.source.as_ref().clone(),
+        ),
+        span: loaded
+            .spans
+            .label(path)
+            .map(|s| SourceSpan::new(s.start.into(), s.len())),
     };
 
     // Roles.
     let mut roles: BTreeMap<usize, (String, String)> = BTreeMap::new();
     for (i, ra) in m.role_assignments.iter().enumerate() {
         let path = format!("roleAssignments[{i}].role");
-        let def = |guid: &str| format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}");
+        let def = |guid: &str| {
+            format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}")
+        };
         match ra.role_ref() {
             Ok(RoleRef::Builtin(b)) => {
                 roles.insert(i, (def(b.id), b.name.to_string()));
@@ -102,10 +115,18 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
     for ra in &m.role_assignments {
         for p in &ra.principals {
             match p {
-                PrincipalRef::User { upn_or_id } if is_guid(upn_or_id) => queries.push(PrincipalQuery::ObjectId(upn_or_id.clone())),
-                PrincipalRef::User { upn_or_id } => queries.push(PrincipalQuery::UserUpn(upn_or_id.clone())),
-                PrincipalRef::Group { name_or_id } if is_guid(name_or_id) => queries.push(PrincipalQuery::ObjectId(name_or_id.clone())),
-                PrincipalRef::Group { name_or_id } => queries.push(PrincipalQuery::GroupName(name_or_id.clone())),
+                PrincipalRef::User { upn_or_id } if is_guid(upn_or_id) => {
+                    queries.push(PrincipalQuery::ObjectId(upn_or_id.clone()))
+                }
+                PrincipalRef::User { upn_or_id } => {
+                    queries.push(PrincipalQuery::UserUpn(upn_or_id.clone()))
+                }
+                PrincipalRef::Group { name_or_id } if is_guid(name_or_id) => {
+                    queries.push(PrincipalQuery::ObjectId(name_or_id.clone()))
+                }
+                PrincipalRef::Group { name_or_id } => {
+                    queries.push(PrincipalQuery::GroupName(name_or_id.clone()))
+                }
                 PrincipalRef::ServicePrincipal { app_or_object_id } => {
                     queries.push(PrincipalQuery::ObjectId(app_or_object_id.clone()));
                     queries.push(PrincipalQuery::AppId(app_or_object_id.clone()));
@@ -114,7 +135,11 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
             }
         }
     }
-    let found = if queries.is_empty() { BTreeMap::new() } else { graph.resolve(&queries).await? };
+    let found = if queries.is_empty() {
+        BTreeMap::new()
+    } else {
+        graph.resolve(&queries).await?
+    };
     let lookup = |q: PrincipalQuery| found.get(&q).cloned().unwrap_or(Err(Unresolved::NotFound));
 
     let mut assignments = Vec::new();
@@ -128,7 +153,10 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
         };
         for (j, p) in ra.principals.iter().enumerate() {
             let path = format!("roleAssignments[{i}].principals[{j}]");
-            let expect_type = |r: Result<Resolved, Unresolved>, want: PrincipalType, what: &str| -> Result<Resolved, (String, String)> {
+            let expect_type = |r: Result<Resolved, Unresolved>,
+                               want: PrincipalType,
+                               what: &str|
+             -> Result<Resolved, (String, String)> {
                 match r {
                     Ok(r) if r.principal_type == want => Ok(r),
                     Ok(r) => Err((format!("{what} is a {}, not a {}", r.principal_type.as_str(), want.as_str()), "use the matching principal kind (user, group, servicePrincipal)".into())),
@@ -144,34 +172,81 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
                     is_self: true,
                 }),
                 PrincipalRef::User { upn_or_id } => {
-                    let q = if is_guid(upn_or_id) { PrincipalQuery::ObjectId(upn_or_id.clone()) } else { PrincipalQuery::UserUpn(upn_or_id.clone()) };
-                    expect_type(lookup(q), PrincipalType::User, &format!("user `{upn_or_id}`")).map(|r| PrincipalTarget::Known { id: r.id, principal_type: r.principal_type, display: format!("user:{upn_or_id}"), is_self: false })
+                    let q = if is_guid(upn_or_id) {
+                        PrincipalQuery::ObjectId(upn_or_id.clone())
+                    } else {
+                        PrincipalQuery::UserUpn(upn_or_id.clone())
+                    };
+                    expect_type(
+                        lookup(q),
+                        PrincipalType::User,
+                        &format!("user `{upn_or_id}`"),
+                    )
+                    .map(|r| PrincipalTarget::Known {
+                        id: r.id,
+                        principal_type: r.principal_type,
+                        display: format!("user:{upn_or_id}"),
+                        is_self: false,
+                    })
                 }
                 PrincipalRef::Group { name_or_id } => {
-                    let q = if is_guid(name_or_id) { PrincipalQuery::ObjectId(name_or_id.clone()) } else { PrincipalQuery::GroupName(name_or_id.clone()) };
-                    expect_type(lookup(q), PrincipalType::Group, &format!("group `{name_or_id}`")).map(|r| PrincipalTarget::Known { id: r.id, principal_type: r.principal_type, display: format!("group:{name_or_id}"), is_self: false })
+                    let q = if is_guid(name_or_id) {
+                        PrincipalQuery::ObjectId(name_or_id.clone())
+                    } else {
+                        PrincipalQuery::GroupName(name_or_id.clone())
+                    };
+                    expect_type(
+                        lookup(q),
+                        PrincipalType::Group,
+                        &format!("group `{name_or_id}`"),
+                    )
+                    .map(|r| PrincipalTarget::Known {
+                        id: r.id,
+                        principal_type: r.principal_type,
+                        display: format!("group:{name_or_id}"),
+                        is_self: false,
+                    })
                 }
                 PrincipalRef::ServicePrincipal { app_or_object_id } => {
-                    let by_oid = lookup(PrincipalQuery::ObjectId(app_or_object_id.clone())).ok().filter(|r| r.principal_type == PrincipalType::ServicePrincipal);
+                    let by_oid = lookup(PrincipalQuery::ObjectId(app_or_object_id.clone()))
+                        .ok()
+                        .filter(|r| r.principal_type == PrincipalType::ServicePrincipal);
                     let r = match by_oid {
                         Some(r) => Ok(r),
                         None => lookup(PrincipalQuery::AppId(app_or_object_id.clone())),
                     };
-                    expect_type(r, PrincipalType::ServicePrincipal, &format!("service principal `{app_or_object_id}`"))
-                        .map(|r| PrincipalTarget::Known { id: r.id, principal_type: r.principal_type, display: format!("servicePrincipal:{app_or_object_id}"), is_self: false })
+                    expect_type(
+                        r,
+                        PrincipalType::ServicePrincipal,
+                        &format!("service principal `{app_or_object_id}`"),
+                    )
+                    .map(|r| PrincipalTarget::Known {
+                        id: r.id,
+                        principal_type: r.principal_type,
+                        display: format!("servicePrincipal:{app_or_object_id}"),
+                        is_self: false,
+                    })
                 }
-                PrincipalRef::Vm { name, resource_group } => Ok(PrincipalTarget::VmIdentity {
-                    vm: VmRef { resource_group: resource_group.clone().unwrap_or_default(), name: name.clone() },
+                PrincipalRef::Vm {
+                    name,
+                    resource_group,
+                } => Ok(PrincipalTarget::VmIdentity {
+                    vm: VmRef {
+                        resource_group: resource_group.clone().unwrap_or_default(),
+                        name: name.clone(),
+                    },
                 }),
             };
             match (target, roles.get(&i)) {
-                (Ok(principal), Some((role_definition_id, role_name))) => assignments.push(AssignmentSpec {
-                    scope: scope.clone(),
-                    role_definition_id: role_definition_id.clone(),
-                    role_name: role_name.clone(),
-                    principal,
-                    description: ra.description.clone(),
-                }),
+                (Ok(principal), Some((role_definition_id, role_name))) => {
+                    assignments.push(AssignmentSpec {
+                        scope: scope.clone(),
+                        role_definition_id: role_definition_id.clone(),
+                        role_name: role_name.clone(),
+                        principal,
+                        description: ra.description.clone(),
+                    })
+                }
                 (Err((message, help)), _) => problems.push(problem(&path, message, help)),
                 (Ok(_), None) => {}
             }
@@ -186,7 +261,11 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
         resource_groups: m
             .resource_groups
             .iter()
-            .map(|rg| RgSpec { name: rg.name.clone(), location: rg.location.clone(), tags: m.desired_tags(&rg.tags) })
+            .map(|rg| RgSpec {
+                name: rg.name.clone(),
+                location: rg.location.clone(),
+                tags: m.desired_tags(&rg.tags),
+            })
             .collect(),
         accounts: m
             .accounts
@@ -199,7 +278,10 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
                 sku: a.sku.clone(),
                 custom_subdomain: a.custom_subdomain.clone(),
                 disable_local_auth: a.disable_local_auth,
-                public_network_access: serde_json::to_value(a.public_network_access).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "Enabled".into()),
+                public_network_access: serde_json::to_value(a.public_network_access)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "Enabled".into()),
                 on_soft_deleted: match a.on_soft_deleted {
                     manifest::OnSoftDeleted::Restore => OnSoftDeleted::Restore,
                     manifest::OnSoftDeleted::Purge => OnSoftDeleted::Purge,
@@ -220,7 +302,14 @@ pub async fn resolve(loaded: &LoadedManifest, caller: &CallerIdentity, arm: &Arm
                     .collect(),
             })
             .collect(),
-        vm_identities: m.managed_identities.iter().map(|v| VmRef { resource_group: v.resource_group.clone(), name: v.vm.clone() }).collect(),
+        vm_identities: m
+            .managed_identities
+            .iter()
+            .map(|v| VmRef {
+                resource_group: v.resource_group.clone(),
+                name: v.vm.clone(),
+            })
+            .collect(),
         assignments,
         prune: m.prune,
     })

@@ -24,7 +24,11 @@ use tokio::sync::{Mutex, Semaphore};
 
 /// How one action ended.
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "status",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ActionStatus {
     /// Done as planned.
     Done {
@@ -63,7 +67,11 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True when every action is done or adopted.
     pub fn succeeded(&self) -> bool {
-        !self.interrupted && self.results.values().all(|s| matches!(s, ActionStatus::Done { .. } | ActionStatus::Adopted { .. }))
+        !self.interrupted
+            && self
+                .results
+                .values()
+                .all(|s| matches!(s, ActionStatus::Done { .. } | ActionStatus::Adopted { .. }))
     }
     /// Failed actions.
     pub fn failures(&self) -> Vec<(usize, &AzureError)> {
@@ -87,7 +95,14 @@ pub struct ApplyOptions {
 }
 
 /// Executes `plan`. Never panics on Azure errors: they are reported per action.
-pub async fn apply(session: &Session, desired: &Desired, observed: &Observed, plan: &Plan, reporter: Arc<Reporter>, opts: ApplyOptions) -> ApplyReport {
+pub async fn apply(
+    session: &Session,
+    desired: &Desired,
+    observed: &Observed,
+    plan: &Plan,
+    reporter: Arc<Reporter>,
+    opts: ApplyOptions,
+) -> ApplyReport {
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let results: Arc<Mutex<BTreeMap<usize, ActionStatus>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let vm_principals: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(BTreeMap::new()));
@@ -112,14 +127,30 @@ pub async fn apply(session: &Session, desired: &Desired, observed: &Observed, pl
             let done = results.lock().await.clone();
             let mut still = Vec::new();
             for a in pending.drain(..) {
-                let dep_states: Vec<Option<&ActionStatus>> = a.depends_on.iter().map(|d| done.get(d)).collect();
-                if dep_states.iter().any(|s| matches!(s, Some(ActionStatus::Failed { .. }) | Some(ActionStatus::Skipped { .. }))) {
-                    let status = ActionStatus::Skipped { reason: "a prerequisite failed".into() };
-                    reporter.event("actionSkipped", json!({"id": a.id, "target": a.target, "reason": "a prerequisite failed"}));
+                let dep_states: Vec<Option<&ActionStatus>> =
+                    a.depends_on.iter().map(|d| done.get(d)).collect();
+                if dep_states.iter().any(|s| {
+                    matches!(
+                        s,
+                        Some(ActionStatus::Failed { .. }) | Some(ActionStatus::Skipped { .. })
+                    )
+                }) {
+                    let status = ActionStatus::Skipped {
+                        reason: "a prerequisite failed".into(),
+                    };
+                    reporter.event(
+                        "actionSkipped",
+                        json!({"id": a.id, "target": a.target, "reason": "a prerequisite failed"}),
+                    );
                     results.lock().await.insert(a.id, status);
                     continue;
                 }
-                if dep_states.iter().all(|s| matches!(s, Some(ActionStatus::Done { .. }) | Some(ActionStatus::Adopted { .. }))) {
+                if dep_states.iter().all(|s| {
+                    matches!(
+                        s,
+                        Some(ActionStatus::Done { .. }) | Some(ActionStatus::Adopted { .. })
+                    )
+                }) {
                     started.insert(a.id);
                     let a = a.clone();
                     let session = session.clone();
@@ -175,11 +206,19 @@ pub async fn apply(session: &Session, desired: &Desired, observed: &Observed, pl
     let mut results = results.lock().await.clone();
     for a in pending {
         results.entry(a.id).or_insert(ActionStatus::Skipped {
-            reason: if interrupted { "interrupted".into() } else { "a prerequisite failed".into() },
+            reason: if interrupted {
+                "interrupted".into()
+            } else {
+                "a prerequisite failed".into()
+            },
         });
     }
     let vm_principals = vm_principals.lock().await.clone();
-    ApplyReport { results, vm_principals, interrupted }
+    ApplyReport {
+        results,
+        vm_principals,
+        interrupted,
+    }
 }
 
 enum Outcome {
@@ -188,7 +227,10 @@ enum Outcome {
 }
 
 fn kind_name(k: &ActionKind) -> String {
-    serde_json::to_value(k).ok().and_then(|v| v["type"].as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(k)
+        .ok()
+        .and_then(|v| v["type"].as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 async fn run_action(
@@ -200,17 +242,50 @@ async fn run_action(
     key: &str,
 ) -> Result<Outcome, AzureError> {
     let arm = &session.arm;
-    let progress = |state: &str| reporter.update(key, &format!("{} {} — {}", a.kind.symbol(), a.target, state));
+    let progress = |state: &str| {
+        reporter.update(
+            key,
+            &format!("{} {} — {}", a.kind.symbol(), a.target, state),
+        )
+    };
     match &a.kind {
-        ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => arm.put_resource_group(spec).await.map(|_| Outcome::Done),
-        ActionKind::CreateAccount { spec } => arm.create_account(spec, false, &progress).await.map(|_| Outcome::Done),
-        ActionKind::RestoreAccount { spec, .. } => arm.create_account(spec, true, &progress).await.map(|_| Outcome::Done),
-        ActionKind::UpdateAccount { spec } => {
-            let tags = arm.get_account(&spec.resource_group, &spec.name).await?.map(|l| l.tags).unwrap_or_default();
-            arm.update_account(spec, &tags, &progress).await.map(|_| Outcome::Done)
+        ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => {
+            arm.put_resource_group(spec).await.map(|_| Outcome::Done)
         }
-        ActionKind::PurgeAccount { resource_group, name, location } => arm.purge_account(location, resource_group, name).await.map(|_| Outcome::Done),
-        ActionKind::PutDeployment { resource_group, account, spec } => arm.put_deployment(resource_group, account, spec, &progress).await.map(|_| Outcome::Done),
+        ActionKind::CreateAccount { spec } => arm
+            .create_account(spec, false, &progress)
+            .await
+            .map(|_| Outcome::Done),
+        ActionKind::RestoreAccount { spec, .. } => arm
+            .create_account(spec, true, &progress)
+            .await
+            .map(|_| Outcome::Done),
+        ActionKind::UpdateAccount { spec } => {
+            let tags = arm
+                .get_account(&spec.resource_group, &spec.name)
+                .await?
+                .map(|l| l.tags)
+                .unwrap_or_default();
+            arm.update_account(spec, &tags, &progress)
+                .await
+                .map(|_| Outcome::Done)
+        }
+        ActionKind::PurgeAccount {
+            resource_group,
+            name,
+            location,
+        } => arm
+            .purge_account(location, resource_group, name)
+            .await
+            .map(|_| Outcome::Done),
+        ActionKind::PutDeployment {
+            resource_group,
+            account,
+            spec,
+        } => arm
+            .put_deployment(resource_group, account, spec, &progress)
+            .await
+            .map(|_| Outcome::Done),
         ActionKind::EnableVmIdentity { vm, .. } => {
             let p = arm.enable_vm_identity(vm, &progress).await?;
             vm_principals.lock().await.insert(vm.key(), p);
@@ -218,15 +293,29 @@ async fn run_action(
         }
         ActionKind::CreateRoleAssignment { spec, name } => {
             let (principal_id, principal_type) = match &spec.principal {
-                PrincipalTarget::Known { id, principal_type, .. } => (id.clone(), *principal_type),
+                PrincipalTarget::Known {
+                    id, principal_type, ..
+                } => (id.clone(), *principal_type),
                 PrincipalTarget::VmIdentity { vm } => {
-                    let p = vm_principals.lock().await.get(&vm.key()).cloned().ok_or_else(|| {
-                        AzureError::new("create role assignment", 0, "PrincipalUnknown", &format!("VM {} has no system-assigned identity", vm.name))
-                    })?;
+                    let p = vm_principals
+                        .lock()
+                        .await
+                        .get(&vm.key())
+                        .cloned()
+                        .ok_or_else(|| {
+                            AzureError::new(
+                                "create role assignment",
+                                0,
+                                "PrincipalUnknown",
+                                &format!("VM {} has no system-assigned identity", vm.name),
+                            )
+                        })?;
                     (p, PrincipalType::ServicePrincipal)
                 }
             };
-            let name = name.clone().unwrap_or_else(|| assignment_name(&spec.scope, &spec.role_definition_id, &principal_id));
+            let name = name.clone().unwrap_or_else(|| {
+                assignment_name(&spec.scope, &spec.role_definition_id, &principal_id)
+            });
             let description = match &spec.description {
                 Some(d) if !d.is_empty() => format!("{d} {marker}"),
                 _ => marker.to_string(),
@@ -235,7 +324,17 @@ async fn run_action(
             // the lookup, but retry a few times on PrincipalNotFound anyway.
             let mut attempt = 0;
             loop {
-                match arm.create_assignment(&spec.scope, &name, &spec.role_definition_id, &principal_id, principal_type, &description).await {
+                match arm
+                    .create_assignment(
+                        &spec.scope,
+                        &name,
+                        &spec.role_definition_id,
+                        &principal_id,
+                        principal_type,
+                        &description,
+                    )
+                    .await
+                {
                     Ok(AssignmentOutcome::Created) => return Ok(Outcome::Done),
                     Ok(AssignmentOutcome::AdoptedExisting) => return Ok(Outcome::Adopted),
                     Err(e) if e.code == "PrincipalNotFound" && attempt < 6 => {
@@ -267,7 +366,9 @@ async fn run_action(
                     &format!("assignment {} does not carry this manifest's marker; refusing to delete it", assignment.id),
                 ));
             }
-            arm.delete_assignment(&assignment.scope, &assignment.name).await.map(|_| Outcome::Done)
+            arm.delete_assignment(&assignment.scope, &assignment.name)
+                .await
+                .map(|_| Outcome::Done)
         }
     }
 }

@@ -43,13 +43,17 @@ pub struct Arm {
 
 impl std::fmt::Debug for Arm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Arm").field("subscription", &self.subscription).field("endpoint", &self.endpoint.as_str()).finish()
+        f.debug_struct("Arm")
+            .field("subscription", &self.subscription)
+            .field("endpoint", &self.endpoint.as_str())
+            .finish()
     }
 }
 
 fn options(http: Arc<dyn azure_core::HttpClient>) -> azure_core::ClientOptions {
-    azure_core::ClientOptions::new(azure_core::TransportOptions::new(http))
-        .retry(azure_core::RetryOptions::custom(Arc::new(super::retry::JitteredBackoff::default())))
+    azure_core::ClientOptions::new(azure_core::TransportOptions::new(http)).retry(
+        azure_core::RetryOptions::custom(Arc::new(super::retry::JitteredBackoff::default())),
+    )
 }
 
 macro_rules! build_client {
@@ -58,7 +62,9 @@ macro_rules! build_client {
             .endpoint($endpoint.clone())
             .scopes(&[$scope])
             .transport(azure_core::TransportOptions::new($http.clone()))
-            .retry(azure_core::RetryOptions::custom(Arc::new(super::retry::JitteredBackoff::default())))
+            .retry(azure_core::RetryOptions::custom(Arc::new(
+                super::retry::JitteredBackoff::default(),
+            )))
             .build()
             .map_err(|e| AzureError::from_core("build ARM client", &e))?
     };
@@ -76,11 +82,41 @@ impl Arm {
         let endpoint = endpoint.clone();
         Ok(Arm {
             subscription: subscription.to_string(),
-            resources: build_client!(azure_mgmt_resources::package_resources_2021_04::Client, credential, endpoint, arm_scope, http),
-            cognitive: build_client!(azure_mgmt_cognitiveservices::package_2024_10::Client, credential, endpoint, arm_scope, http),
-            compute: build_client!(azure_mgmt_compute::package_2024_07_01::Client, credential, endpoint, arm_scope, http),
-            authorization: build_client!(azure_mgmt_authorization::package_2022_04_01::Client, credential, endpoint, arm_scope, http),
-            raw: azure_core::Pipeline::new(Some("keyless"), Some(env!("CARGO_PKG_VERSION")), options(http), vec![], vec![]),
+            resources: build_client!(
+                azure_mgmt_resources::package_resources_2021_04::Client,
+                credential,
+                endpoint,
+                arm_scope,
+                http
+            ),
+            cognitive: build_client!(
+                azure_mgmt_cognitiveservices::package_2024_10::Client,
+                credential,
+                endpoint,
+                arm_scope,
+                http
+            ),
+            compute: build_client!(
+                azure_mgmt_compute::package_2024_07_01::Client,
+                credential,
+                endpoint,
+                arm_scope,
+                http
+            ),
+            authorization: build_client!(
+                azure_mgmt_authorization::package_2022_04_01::Client,
+                credential,
+                endpoint,
+                arm_scope,
+                http
+            ),
+            raw: azure_core::Pipeline::new(
+                Some("keyless"),
+                Some(env!("CARGO_PKG_VERSION")),
+                options(http),
+                vec![],
+                vec![],
+            ),
             endpoint,
             scope: arm_scope.to_string(),
             credential,
@@ -101,32 +137,63 @@ impl Arm {
     // ---------------------------------------------------------------- raw requests
 
     /// Sends a request through the same pipeline as the SDK clients (retry, pacing, transport).
-    async fn raw(&self, method: azure_core::Method, path_and_query: &str, body: Option<Value>, op: &str) -> Result<(u16, azure_core::headers::Headers, Value)> {
-        let url = if path_and_query.starts_with("https://") || path_and_query.starts_with("http://") {
-            url::Url::parse(path_and_query).map_err(|e| AzureError::new(op, 0, "InvalidUrl", &e.to_string()))?
+    async fn raw(
+        &self,
+        method: azure_core::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+        op: &str,
+    ) -> Result<(u16, azure_core::headers::Headers, Value)> {
+        let url = if path_and_query.starts_with("https://") || path_and_query.starts_with("http://")
+        {
+            url::Url::parse(path_and_query)
+                .map_err(|e| AzureError::new(op, 0, "InvalidUrl", &e.to_string()))?
         } else {
-            self.endpoint.join(path_and_query.trim_start_matches('/')).map_err(|e| AzureError::new(op, 0, "InvalidUrl", &e.to_string()))?
+            self.endpoint
+                .join(path_and_query.trim_start_matches('/'))
+                .map_err(|e| AzureError::new(op, 0, "InvalidUrl", &e.to_string()))?
         };
         let mut req = azure_core::Request::new(url, method);
         let token = self.token().await?;
-        req.insert_header(azure_core::headers::AUTHORIZATION, format!("Bearer {}", token.secret()));
+        req.insert_header(
+            azure_core::headers::AUTHORIZATION,
+            format!("Bearer {}", token.secret()),
+        );
         if let Some(b) = body {
             req.insert_header("content-type", "application/json");
             req.set_body(serde_json::to_vec(&b).expect("json"));
         }
         let ctx = azure_core::Context::new();
-        let rsp = self.raw.send(&ctx, &mut req).await.map_err(|e| AzureError::from_core(op, &e))?;
+        let rsp = self
+            .raw
+            .send(&ctx, &mut req)
+            .await
+            .map_err(|e| AzureError::from_core(op, &e))?;
         let (status, headers, body) = rsp.deconstruct();
-        let bytes = body.collect().await.map_err(|e| AzureError::from_core(op, &e))?;
-        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| AzureError::from_core(op, &e))?;
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
         Ok((u16::from(status), headers, v))
     }
 
-    async fn json_of<R: Into<azure_core::Response>>(op: &str, r: std::result::Result<R, azure_core::Error>) -> Result<Option<Value>> {
+    async fn json_of<R: Into<azure_core::Response>>(
+        op: &str,
+        r: std::result::Result<R, azure_core::Error>,
+    ) -> Result<Option<Value>> {
         match r {
             Ok(rsp) => {
                 let rsp: azure_core::Response = rsp.into();
-                let bytes = rsp.into_body().collect().await.map_err(|e| AzureError::from_core(op, &e))?;
+                let bytes = rsp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| AzureError::from_core(op, &e))?;
                 Ok(Some(serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
             }
             Err(e) => {
@@ -145,7 +212,12 @@ impl Arm {
     /// Reads a resource group (None when absent).
     pub async fn get_resource_group(&self, name: &str) -> Result<Option<ObservedRg>> {
         let op = format!("read resource group {name}");
-        let r = self.resources.resource_groups_client().get(name, &self.subscription).send().await;
+        let r = self
+            .resources
+            .resource_groups_client()
+            .get(name, &self.subscription)
+            .send()
+            .await;
         Ok(Self::json_of(&op, r).await?.map(|v| ObservedRg {
             location: v["location"].as_str().unwrap_or_default().to_string(),
             tags: tags_of(&v["tags"]),
@@ -155,9 +227,15 @@ impl Arm {
     /// Creates a resource group, or merges tags into an existing one (others' tags are kept).
     pub async fn put_resource_group(&self, spec: &RgSpec) -> Result<()> {
         let op = format!("create resource group {}", spec.name);
-        let mut tags = self.get_resource_group(&spec.name).await?.map(|o| o.tags).unwrap_or_default();
+        let mut tags = self
+            .get_resource_group(&spec.name)
+            .await?
+            .map(|o| o.tags)
+            .unwrap_or_default();
         tags.extend(spec.tags.clone());
-        let mut rg = azure_mgmt_resources::package_resources_2021_04::models::ResourceGroup::new(spec.location.clone());
+        let mut rg = azure_mgmt_resources::package_resources_2021_04::models::ResourceGroup::new(
+            spec.location.clone(),
+        );
         rg.tags = Some(json!(tags));
         self.resources
             .resource_groups_client()
@@ -173,8 +251,15 @@ impl Arm {
     /// Reads an account and its deployments (None when absent).
     pub async fn get_account(&self, rg: &str, name: &str) -> Result<Option<LiveAccount>> {
         let op = format!("read account {rg}/{name}");
-        let r = self.cognitive.accounts_client().get(rg, name, &self.subscription).send().await;
-        let Some(v) = Self::json_of(&op, r).await? else { return Ok(None) };
+        let r = self
+            .cognitive
+            .accounts_client()
+            .get(rg, name, &self.subscription)
+            .send()
+            .await;
+        let Some(v) = Self::json_of(&op, r).await? else {
+            return Ok(None);
+        };
         let p = &v["properties"];
         let mut acc = LiveAccount {
             kind: v["kind"].as_str().unwrap_or_default().to_string(),
@@ -184,7 +269,10 @@ impl Arm {
             disable_local_auth: p["disableLocalAuth"].as_bool().unwrap_or(false),
             public_network_access: p["publicNetworkAccess"].as_str().map(str::to_string),
             endpoint: p["endpoint"].as_str().map(str::to_string),
-            provisioning_state: p["provisioningState"].as_str().unwrap_or("Succeeded").to_string(),
+            provisioning_state: p["provisioningState"]
+                .as_str()
+                .unwrap_or("Succeeded")
+                .to_string(),
             tags: tags_of(&v["tags"]),
             deployments: BTreeMap::new(),
         };
@@ -193,11 +281,19 @@ impl Arm {
     }
 
     /// Lists an account's deployments (one request per page).
-    pub async fn list_deployments(&self, rg: &str, account: &str) -> Result<BTreeMap<String, DeploymentSpec>> {
+    pub async fn list_deployments(
+        &self,
+        rg: &str,
+        account: &str,
+    ) -> Result<BTreeMap<String, DeploymentSpec>> {
         use futures::StreamExt;
         let op = format!("list deployments of {rg}/{account}");
         let mut out = BTreeMap::new();
-        let mut pages = self.cognitive.deployments_client().list(rg, account, &self.subscription).into_stream();
+        let mut pages = self
+            .cognitive
+            .deployments_client()
+            .list(rg, account, &self.subscription)
+            .into_stream();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AzureError::from_core(&op, &e))?;
             for d in page.value {
@@ -215,7 +311,11 @@ impl Arm {
         use futures::StreamExt;
         let op = "list soft-deleted accounts";
         let mut out = BTreeMap::new();
-        let mut pages = self.cognitive.deleted_accounts_client().list(&self.subscription).into_stream();
+        let mut pages = self
+            .cognitive
+            .deleted_accounts_client()
+            .list(&self.subscription)
+            .into_stream();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| AzureError::from_core(op, &e))?;
             for a in page.value {
@@ -223,27 +323,56 @@ impl Arm {
                 let id = v["id"].as_str().unwrap_or_default();
                 let rg = segment_after(id, "resourceGroups").unwrap_or_default();
                 let name = v["name"].as_str().unwrap_or_default();
-                out.insert(key(&rg, name), v["location"].as_str().unwrap_or_default().to_string());
+                out.insert(
+                    key(&rg, name),
+                    v["location"].as_str().unwrap_or_default().to_string(),
+                );
             }
         }
         Ok(out)
     }
 
     /// checkDomainAvailability: whether a custom subdomain is free, with Azure's reason if not.
-    pub async fn check_subdomain(&self, subdomain: &str, kind: &str) -> Result<(bool, Option<String>)> {
+    pub async fn check_subdomain(
+        &self,
+        subdomain: &str,
+        kind: &str,
+    ) -> Result<(bool, Option<String>)> {
         use azure_mgmt_cognitiveservices::package_2024_10::models::CheckDomainAvailabilityParameter;
         let op = format!("check subdomain {subdomain}");
-        let mut p = CheckDomainAvailabilityParameter::new(subdomain.to_string(), "Microsoft.CognitiveServices/accounts".to_string());
+        let mut p = CheckDomainAvailabilityParameter::new(
+            subdomain.to_string(),
+            "Microsoft.CognitiveServices/accounts".to_string(),
+        );
         p.kind = Some(kind.to_string());
-        let r = self.cognitive.check_domain_availability(&self.subscription, p).send().await;
+        let r = self
+            .cognitive
+            .check_domain_availability(&self.subscription, p)
+            .send()
+            .await;
         let v = Self::json_of(&op, r).await?.unwrap_or(Value::Null);
-        Ok((v["isSubdomainAvailable"].as_bool().unwrap_or(false), v["reason"].as_str().map(str::to_string)))
+        Ok((
+            v["isSubdomainAvailable"].as_bool().unwrap_or(false),
+            v["reason"].as_str().map(str::to_string),
+        ))
     }
 
     /// Creates (or restores) an account and waits until it is provisioned.
-    pub async fn create_account(&self, spec: &AccountSpec, restore: bool, progress: &(dyn Fn(&str) + Sync)) -> Result<()> {
-        use azure_mgmt_cognitiveservices::package_2024_10::models::{Account, AccountProperties, Sku};
-        let op = format!("{} account {}/{}", if restore { "restore" } else { "create" }, spec.resource_group, spec.name);
+    pub async fn create_account(
+        &self,
+        spec: &AccountSpec,
+        restore: bool,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<()> {
+        use azure_mgmt_cognitiveservices::package_2024_10::models::{
+            Account, AccountProperties, Sku,
+        };
+        let op = format!(
+            "{} account {}/{}",
+            if restore { "restore" } else { "create" },
+            spec.resource_group,
+            spec.name
+        );
         let mut a = Account::new();
         a.kind = Some(spec.kind.clone());
         a.location = Some(spec.location.clone());
@@ -263,11 +392,17 @@ impl Arm {
             .send()
             .await
             .map_err(|e| AzureError::from_core(&op, &e))?;
-        self.wait_account(&spec.resource_group, &spec.name, &op, progress).await
+        self.wait_account(&spec.resource_group, &spec.name, &op, progress)
+            .await
     }
 
     /// Patches an account's mutable properties and tags (tags are merged).
-    pub async fn update_account(&self, spec: &AccountSpec, current_tags: &BTreeMap<String, String>, progress: &(dyn Fn(&str) + Sync)) -> Result<()> {
+    pub async fn update_account(
+        &self,
+        spec: &AccountSpec,
+        current_tags: &BTreeMap<String, String>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<()> {
         let op = format!("update account {}/{}", spec.resource_group, spec.name);
         let mut tags = current_tags.clone();
         tags.extend(spec.tags.clone());
@@ -276,25 +411,56 @@ impl Arm {
             "tags": tags,
             "properties": {"disableLocalAuth": spec.disable_local_auth, "publicNetworkAccess": spec.public_network_access}
         });
-        let path = format!("{}?api-version=2024-10-01", account_id(&self.subscription, &spec.resource_group, &spec.name));
-        self.raw(azure_core::Method::Patch, &path, Some(body), &op).await?;
-        self.wait_account(&spec.resource_group, &spec.name, &op, progress).await
+        let path = format!(
+            "{}?api-version=2024-10-01",
+            account_id(&self.subscription, &spec.resource_group, &spec.name)
+        );
+        self.raw(azure_core::Method::Patch, &path, Some(body), &op)
+            .await?;
+        self.wait_account(&spec.resource_group, &spec.name, &op, progress)
+            .await
     }
 
-    async fn wait_account(&self, rg: &str, name: &str, op: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<()> {
+    async fn wait_account(
+        &self,
+        rg: &str,
+        name: &str,
+        op: &str,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<()> {
         let start = Instant::now();
         loop {
-            let r = self.cognitive.accounts_client().get(rg, name, &self.subscription).send().await;
+            let r = self
+                .cognitive
+                .accounts_client()
+                .get(rg, name, &self.subscription)
+                .send()
+                .await;
             let v = Self::json_of(op, r).await?.unwrap_or(Value::Null);
-            let state = v["properties"]["provisioningState"].as_str().unwrap_or("Succeeded").to_string();
+            let state = v["properties"]["provisioningState"]
+                .as_str()
+                .unwrap_or("Succeeded")
+                .to_string();
             progress(&state);
             match state.as_str() {
                 "Succeeded" => return Ok(()),
-                "Failed" | "Canceled" => return Err(AzureError::new(op, 0, "ProvisioningFailed", &format!("provisioningState is {state}"))),
+                "Failed" | "Canceled" => {
+                    return Err(AzureError::new(
+                        op,
+                        0,
+                        "ProvisioningFailed",
+                        &format!("provisioningState is {state}"),
+                    ))
+                }
                 _ => {}
             }
             if start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(op, 0, "Timeout", &format!("still {state} after {:?}", self.lro_timeout)));
+                return Err(AzureError::new(
+                    op,
+                    0,
+                    "Timeout",
+                    &format!("still {state} after {:?}", self.lro_timeout),
+                ));
             }
             tokio::time::sleep(self.poll_interval).await;
         }
@@ -311,20 +477,38 @@ impl Arm {
             .map_err(|e| AzureError::from_core(&op, &e))?;
         let start = Instant::now();
         loop {
-            let r = self.cognitive.deleted_accounts_client().get(location, rg, name, &self.subscription).send().await;
+            let r = self
+                .cognitive
+                .deleted_accounts_client()
+                .get(location, rg, name, &self.subscription)
+                .send()
+                .await;
             if Self::json_of(&op, r).await?.is_none() {
                 return Ok(());
             }
             if start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(&op, 0, "Timeout", "the deleted account is still there"));
+                return Err(AzureError::new(
+                    &op,
+                    0,
+                    "Timeout",
+                    "the deleted account is still there",
+                ));
             }
             tokio::time::sleep(self.poll_interval).await;
         }
     }
 
     /// Creates or updates a model deployment and waits for it.
-    pub async fn put_deployment(&self, rg: &str, account: &str, spec: &DeploymentSpec, progress: &(dyn Fn(&str) + Sync)) -> Result<()> {
-        use azure_mgmt_cognitiveservices::package_2024_10::models::{Deployment, DeploymentModel, DeploymentProperties, Sku};
+    pub async fn put_deployment(
+        &self,
+        rg: &str,
+        account: &str,
+        spec: &DeploymentSpec,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<()> {
+        use azure_mgmt_cognitiveservices::package_2024_10::models::{
+            Deployment, DeploymentModel, DeploymentProperties, Sku,
+        };
         let op = format!("deploy {} to {rg}/{account}", spec.name);
         let mut d = Deployment::new();
         let mut sku = Sku::new(spec.sku_name.clone());
@@ -345,17 +529,37 @@ impl Arm {
             .map_err(|e| AzureError::from_core(&op, &e))?;
         let start = Instant::now();
         loop {
-            let r = self.cognitive.deployments_client().get(rg, account, &self.subscription, &spec.name).send().await;
+            let r = self
+                .cognitive
+                .deployments_client()
+                .get(rg, account, &self.subscription, &spec.name)
+                .send()
+                .await;
             let v = Self::json_of(&op, r).await?.unwrap_or(Value::Null);
-            let state = v["properties"]["provisioningState"].as_str().unwrap_or("Succeeded").to_string();
+            let state = v["properties"]["provisioningState"]
+                .as_str()
+                .unwrap_or("Succeeded")
+                .to_string();
             progress(&state);
             match state.as_str() {
                 "Succeeded" => return Ok(()),
-                "Failed" | "Canceled" => return Err(AzureError::new(&op, 0, "ProvisioningFailed", &format!("provisioningState is {state}"))),
+                "Failed" | "Canceled" => {
+                    return Err(AzureError::new(
+                        &op,
+                        0,
+                        "ProvisioningFailed",
+                        &format!("provisioningState is {state}"),
+                    ))
+                }
                 _ => {}
             }
             if start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(&op, 0, "Timeout", &format!("still {state}")));
+                return Err(AzureError::new(
+                    &op,
+                    0,
+                    "Timeout",
+                    &format!("still {state}"),
+                ));
             }
             tokio::time::sleep(self.poll_interval).await;
         }
@@ -367,32 +571,67 @@ impl Arm {
     /// the generated model drops user-assigned identity ids.
     pub async fn get_vm(&self, rg: &str, name: &str) -> Result<Option<ObservedVm>> {
         let op = format!("read VM {rg}/{name}");
-        let r = self.compute.virtual_machines_client().get(rg, name, &self.subscription).send().await;
+        let r = self
+            .compute
+            .virtual_machines_client()
+            .get(rg, name, &self.subscription)
+            .send()
+            .await;
         Ok(Self::json_of(&op, r).await?.map(|v| vm_of(&v)))
     }
 
     /// Enables the system-assigned identity, re-sending the user-assigned ones (the PATCH
     /// replaces the identity block), and waits for the principal id.
-    pub async fn enable_vm_identity(&self, vm: &VmRef, progress: &(dyn Fn(&str) + Sync)) -> Result<String> {
+    pub async fn enable_vm_identity(
+        &self,
+        vm: &VmRef,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String> {
         let op = format!("enable identity on VM {}/{}", vm.resource_group, vm.name);
         // Re-read right before the write: another tool may have attached an identity since plan.
-        let current = self.get_vm(&vm.resource_group, &vm.name).await?.ok_or_else(|| AzureError::new(&op, 404, "ResourceNotFound", "the VM no longer exists"))?;
+        let current = self
+            .get_vm(&vm.resource_group, &vm.name)
+            .await?
+            .ok_or_else(|| {
+                AzureError::new(&op, 404, "ResourceNotFound", "the VM no longer exists")
+            })?;
         if let Some(p) = current.system_principal_id {
             return Ok(p);
         }
         let identity = if current.user_assigned.is_empty() {
             json!({"type": "SystemAssigned"})
         } else {
-            let map: serde_json::Map<String, Value> = current.user_assigned.iter().map(|id| (id.clone(), json!({}))).collect();
+            let map: serde_json::Map<String, Value> = current
+                .user_assigned
+                .iter()
+                .map(|id| (id.clone(), json!({})))
+                .collect();
             json!({"type": "SystemAssigned, UserAssigned", "userAssignedIdentities": map})
         };
-        let path = format!("{}?api-version=2024-07-01", vm_id(&self.subscription, &vm.resource_group, &vm.name));
-        self.raw(azure_core::Method::Patch, &path, Some(json!({"identity": identity})), &op).await?;
+        let path = format!(
+            "{}?api-version=2024-07-01",
+            vm_id(&self.subscription, &vm.resource_group, &vm.name)
+        );
+        self.raw(
+            azure_core::Method::Patch,
+            &path,
+            Some(json!({"identity": identity})),
+            &op,
+        )
+        .await?;
         let start = Instant::now();
         loop {
-            let r = self.compute.virtual_machines_client().get(&vm.resource_group, &vm.name, &self.subscription).send().await;
+            let r = self
+                .compute
+                .virtual_machines_client()
+                .get(&vm.resource_group, &vm.name, &self.subscription)
+                .send()
+                .await;
             let v = Self::json_of(&op, r).await?.unwrap_or(Value::Null);
-            let state = v["properties"]["provisioningState"].as_str().unwrap_or("Succeeded").to_string();
+            let state = v["properties"]["provisioningState"]
+                .as_str()
+                .unwrap_or("Succeeded")
+                .to_string();
             progress(&state);
             let o = vm_of(&v);
             if state == "Succeeded" {
@@ -401,7 +640,12 @@ impl Arm {
                 }
             }
             if state == "Failed" || start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(&op, 0, "ProvisioningFailed", &format!("provisioningState {state}, no principal id")));
+                return Err(AzureError::new(
+                    &op,
+                    0,
+                    "ProvisioningFailed",
+                    &format!("provisioningState {state}, no principal id"),
+                ));
             }
             tokio::time::sleep(self.poll_interval).await;
         }
@@ -409,7 +653,13 @@ impl Arm {
 
     /// Runs a shell script on a VM (Run Command) and returns its stdout and stderr as Azure
     /// reports them (the last 4096 bytes of each).
-    pub async fn run_command(&self, vm: &VmRef, command_id: &str, script: Vec<String>, timeout: Duration) -> Result<RunCommandOutput> {
+    pub async fn run_command(
+        &self,
+        vm: &VmRef,
+        command_id: &str,
+        script: Vec<String>,
+        timeout: Duration,
+    ) -> Result<RunCommandOutput> {
         use azure_mgmt_compute::package_2024_07_01::models::RunCommandInput;
         let op = format!("run command on VM {}/{}", vm.resource_group, vm.name);
         let mut input = RunCommandInput::new(command_id.to_string());
@@ -423,20 +673,38 @@ impl Arm {
             .map_err(|e| AzureError::from_core(&op, &e))?;
         let raw: azure_core::Response = rsp.into();
         let (status, headers, body) = raw.deconstruct();
-        let bytes = body.collect().await.map_err(|e| AzureError::from_core(&op, &e))?;
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| AzureError::from_core(&op, &e))?;
         if u16::from(status) == 200 && !bytes.is_empty() {
-            return Ok(run_command_output(&serde_json::from_slice(&bytes).unwrap_or(Value::Null)));
+            return Ok(run_command_output(
+                &serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            ));
         }
         let monitor = headers
-            .get_optional_str(&azure_core::headers::HeaderName::from_static("azure-asyncoperation"))
+            .get_optional_str(&azure_core::headers::HeaderName::from_static(
+                "azure-asyncoperation",
+            ))
             .or_else(|| headers.get_optional_str(&azure_core::headers::LOCATION))
             .map(str::to_string)
-            .ok_or_else(|| AzureError::new(&op, u16::from(status), "NoOperationUrl", "Run Command answered without an operation URL"))?;
+            .ok_or_else(|| {
+                AzureError::new(
+                    &op,
+                    u16::from(status),
+                    "NoOperationUrl",
+                    "Run Command answered without an operation URL",
+                )
+            })?;
         let start = Instant::now();
         loop {
-            let wait = azure_core::lro::get_retry_after(&headers).min(Duration::from_secs(5)).max(Duration::from_millis(200));
+            let wait = azure_core::lro::get_retry_after(&headers)
+                .min(Duration::from_secs(5))
+                .max(Duration::from_millis(200));
             tokio::time::sleep(wait).await;
-            let (code, _, v) = self.raw(azure_core::Method::Get, &monitor, None, &op).await?;
+            let (code, _, v) = self
+                .raw(azure_core::Method::Get, &monitor, None, &op)
+                .await?;
             if code == 200 {
                 if v.get("value").is_some() {
                     return Ok(run_command_output(&v));
@@ -444,13 +712,23 @@ impl Arm {
                 match v["status"].as_str() {
                     Some("Succeeded") => return Ok(run_command_output(&v["properties"]["output"])),
                     Some("Failed") | Some("Canceled") => {
-                        return Err(AzureError::new(&op, 0, v["error"]["code"].as_str().unwrap_or("RunCommandFailed"), v["error"]["message"].as_str().unwrap_or("")))
+                        return Err(AzureError::new(
+                            &op,
+                            0,
+                            v["error"]["code"].as_str().unwrap_or("RunCommandFailed"),
+                            v["error"]["message"].as_str().unwrap_or(""),
+                        ))
                     }
                     _ => {}
                 }
             }
             if start.elapsed() > timeout {
-                return Err(AzureError::new(&op, 0, "Timeout", "Run Command did not finish in time"));
+                return Err(AzureError::new(
+                    &op,
+                    0,
+                    "Timeout",
+                    "Run Command did not finish in time",
+                ));
             }
         }
     }
@@ -464,7 +742,12 @@ impl Arm {
         let op = format!("list role assignments at {scope}");
         let scope_trim = scope.trim_start_matches('/');
         let mut out = Vec::new();
-        let mut pages = self.authorization.role_assignments_client().list_for_scope(scope_trim).filter("atScope()").into_stream();
+        let mut pages = self
+            .authorization
+            .role_assignments_client()
+            .list_for_scope(scope_trim)
+            .filter("atScope()")
+            .into_stream();
         while let Some(page) = pages.next().await {
             let page = match page {
                 Ok(p) => p,
@@ -479,7 +762,10 @@ impl Arm {
             for a in page.value {
                 let Some(p) = a.properties else { continue };
                 let at = p.scope.clone().unwrap_or_default();
-                if !at.trim_end_matches('/').eq_ignore_ascii_case(scope.trim_end_matches('/')) {
+                if !at
+                    .trim_end_matches('/')
+                    .eq_ignore_ascii_case(scope.trim_end_matches('/'))
+                {
                     continue;
                 }
                 out.push(ObservedAssignment {
@@ -488,7 +774,10 @@ impl Arm {
                     scope: at,
                     role_definition_id: p.role_definition_id,
                     principal_id: p.principal_id,
-                    principal_type: p.principal_type.and_then(|t| serde_json::to_value(t).ok()).and_then(|v| v.as_str().map(str::to_string)),
+                    principal_type: p
+                        .principal_type
+                        .and_then(|t| serde_json::to_value(t).ok())
+                        .and_then(|v| v.as_str().map(str::to_string)),
                     description: p.description,
                 });
             }
@@ -507,15 +796,22 @@ impl Arm {
         principal_type: PrincipalType,
         description: &str,
     ) -> Result<AssignmentOutcome> {
-        use azure_mgmt_authorization::package_2022_04_01::models::{RoleAssignmentCreateParameters, RoleAssignmentProperties};
+        use azure_mgmt_authorization::package_2022_04_01::models::{
+            RoleAssignmentCreateParameters, RoleAssignmentProperties,
+        };
         let op = format!("create role assignment {name} at {scope}");
-        let mut p = RoleAssignmentProperties::new(role_definition_id.to_string(), principal_id.to_string());
+        let mut p =
+            RoleAssignmentProperties::new(role_definition_id.to_string(), principal_id.to_string());
         p.principal_type = serde_json::from_value(json!(principal_type.as_str())).ok();
         p.description = Some(description.to_string());
         let r = self
             .authorization
             .role_assignments_client()
-            .create(scope.trim_start_matches('/'), name, RoleAssignmentCreateParameters::new(p))
+            .create(
+                scope.trim_start_matches('/'),
+                name,
+                RoleAssignmentCreateParameters::new(p),
+            )
             .send()
             .await;
         match r {
@@ -609,7 +905,11 @@ pub fn run_command_output(v: &Value) -> RunCommandOutput {
 
 fn tags_of(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -629,10 +929,20 @@ fn vm_of(v: &Value) -> ObservedVm {
     let id = &v["identity"];
     let ty = id["type"].as_str().unwrap_or("None");
     ObservedVm {
-        os: v["properties"]["storageProfile"]["osDisk"]["osType"].as_str().unwrap_or("Linux").to_string(),
+        os: v["properties"]["storageProfile"]["osDisk"]["osType"]
+            .as_str()
+            .unwrap_or("Linux")
+            .to_string(),
         location: v["location"].as_str().unwrap_or_default().to_string(),
-        system_principal_id: if ty.contains("SystemAssigned") { id["principalId"].as_str().map(str::to_string) } else { None },
-        user_assigned: id["userAssignedIdentities"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        system_principal_id: if ty.contains("SystemAssigned") {
+            id["principalId"].as_str().map(str::to_string)
+        } else {
+            None
+        },
+        user_assigned: id["userAssignedIdentities"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default(),
     }
 }
 
@@ -653,9 +963,21 @@ mod tests {
     #[test]
     fn run_command_output_linux_and_windows_shapes() {
         let linux = json!({"value":[{"code":"ProvisioningState/succeeded","message":"Enable succeeded: \n[stdout]\nhello\n\n[stderr]\noops\n"}]});
-        assert_eq!(run_command_output(&linux), RunCommandOutput { stdout: "hello".into(), stderr: "oops".into() });
+        assert_eq!(
+            run_command_output(&linux),
+            RunCommandOutput {
+                stdout: "hello".into(),
+                stderr: "oops".into()
+            }
+        );
         let win = json!({"value":[{"code":"ComponentStatus/StdOut/succeeded","message":"a"},{"code":"ComponentStatus/StdErr/succeeded","message":"b"}]});
-        assert_eq!(run_command_output(&win), RunCommandOutput { stdout: "a".into(), stderr: "b".into() });
+        assert_eq!(
+            run_command_output(&win),
+            RunCommandOutput {
+                stdout: "a".into(),
+                stderr: "b".into()
+            }
+        );
     }
 
     #[test]
@@ -664,7 +986,8 @@ mod tests {
         let o = vm_of(&v);
         assert_eq!(o.system_principal_id.as_deref(), Some("p"));
         assert_eq!(o.user_assigned, vec!["/x/uami".to_string()]);
-        let none = vm_of(&json!({"identity":{"type":"UserAssigned","userAssignedIdentities":{"/y":{}}}}));
+        let none =
+            vm_of(&json!({"identity":{"type":"UserAssigned","userAssignedIdentities":{"/y":{}}}}));
         assert_eq!(none.system_principal_id, None);
     }
 }

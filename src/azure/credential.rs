@@ -43,7 +43,9 @@ pub struct SignedCredential {
 
 impl std::fmt::Debug for SignedCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedCredential").field("method", &self.method).finish()
+        f.debug_struct("SignedCredential")
+            .field("method", &self.method)
+            .finish()
     }
 }
 
@@ -94,8 +96,17 @@ impl Env for ProcessEnv {
     }
 }
 
-fn need(env: &dyn Env, method: &'static str, names: &[&str], help: &str) -> Result<Vec<String>, CredentialError> {
-    let missing: Vec<&str> = names.iter().copied().filter(|n| env.var(n).is_none()).collect();
+fn need(
+    env: &dyn Env,
+    method: &'static str,
+    names: &[&str],
+    help: &str,
+) -> Result<Vec<String>, CredentialError> {
+    let missing: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| env.var(n).is_none())
+        .collect();
     if !missing.is_empty() {
         return Err(CredentialError::Missing {
             method,
@@ -103,7 +114,10 @@ fn need(env: &dyn Env, method: &'static str, names: &[&str], help: &str) -> Resu
             help: help.to_string(),
         });
     }
-    Ok(names.iter().map(|n| env.var(n).unwrap_or_default()).collect())
+    Ok(names
+        .iter()
+        .map(|n| env.var(n).unwrap_or_default())
+        .collect())
 }
 
 /// Builds the credential for `method` against `cloud`, sending every token request through
@@ -225,7 +239,11 @@ mod tests {
         let env = MapEnv(HashMap::from([("AZURE_TENANT_ID", "t".to_string())]));
         let cloud = CloudProfile::named("AzureCloud").unwrap();
         let err = build(AuthMethod::ServicePrincipal, &cloud, http(), &env).unwrap_err();
-        assert!(err.to_string().contains("AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]

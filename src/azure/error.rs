@@ -33,7 +33,13 @@ impl AzureError {
             let message = h.error_message().unwrap_or("").to_string();
             let status = u16::from(h.status());
             let help = explain(&code, &message);
-            return AzureError { operation, status, code, message, help };
+            return AzureError {
+                operation,
+                status,
+                code,
+                message,
+                help,
+            };
         }
         // Transport, credential and (de)serialisation failures: keep the kind and the message,
         // which azure_core builds without secrets.
@@ -89,7 +95,11 @@ fn looks_like_jwt(s: &str) -> bool {
     let parts: Vec<&str> = s.split('.').collect();
     parts.len() == 3
         && parts[0].starts_with("eyJ")
-        && parts.iter().all(|p| p.len() >= 2 && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && parts.iter().all(|p| {
+            p.len() >= 2
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 /// What to do about an Azure error code (None when Azure's message says it all).
@@ -158,7 +168,10 @@ mod tests {
         let msg = "The client 'abc' with object id 'oid' does not have authorization to perform action 'Microsoft.Authorization/roleAssignments/write' over scope '/subscriptions/s' or the scope is invalid. If access was recently granted, please refresh your credentials.";
         let e = AzureError::new("create role assignment", 403, "AuthorizationFailed", msg);
         let h = e.help.unwrap();
-        assert!(h.contains("Microsoft.Authorization/roleAssignments/write"), "{h}");
+        assert!(
+            h.contains("Microsoft.Authorization/roleAssignments/write"),
+            "{h}"
+        );
         assert!(h.contains("Role Based Access Control Administrator"), "{h}");
     }
 

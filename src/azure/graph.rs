@@ -60,14 +60,31 @@ const GET_BY_IDS_LIMIT: usize = 1000;
 
 impl Graph {
     /// A Graph client for `base` (`https://graph.microsoft.com/`).
-    pub fn new(base: &url::Url, scope: &str, credential: Arc<dyn TokenCredential>, transport: Transport) -> Graph {
-        Graph { base: base.clone(), scope: scope.to_string(), credential, transport }
+    pub fn new(
+        base: &url::Url,
+        scope: &str,
+        credential: Arc<dyn TokenCredential>,
+        transport: Transport,
+    ) -> Graph {
+        Graph {
+            base: base.clone(),
+            scope: scope.to_string(),
+            credential,
+            transport,
+        }
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<Value, AzureError> {
         let op = format!("Microsoft Graph {path}");
-        let token = self.credential.get_token(&[&self.scope]).await.map_err(|e| AzureError::from_core(&op, &e))?;
-        let url = self.base.join(path.trim_start_matches('/')).map_err(|e| AzureError::new(&op, 0, "InvalidUrl", &e.to_string()))?;
+        let token = self
+            .credential
+            .get_token(&[&self.scope])
+            .await
+            .map_err(|e| AzureError::from_core(&op, &e))?;
+        let url = self
+            .base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| AzureError::new(&op, 0, "InvalidUrl", &e.to_string()))?;
         let req = self
             .transport
             .reqwest()
@@ -76,7 +93,11 @@ impl Graph {
             .json(body)
             .build()
             .map_err(|e| AzureError::new(&op, 0, "RequestFailed", &e.to_string()))?;
-        let rsp = self.transport.send_raw(req).await.map_err(|e| AzureError::new(&op, 0, "ConnectionFailed", &e.to_string()))?;
+        let rsp = self
+            .transport
+            .send_raw(req)
+            .await
+            .map_err(|e| AzureError::new(&op, 0, "ConnectionFailed", &e.to_string()))?;
         let status = rsp.status().as_u16();
         let v: Value = rsp.json().await.unwrap_or(Value::Null);
         if status >= 400 {
@@ -91,10 +112,14 @@ impl Graph {
     }
 
     /// Resolves every query; the map holds an entry per distinct query.
-    pub async fn resolve(&self, queries: &[PrincipalQuery]) -> Result<BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>>, AzureError> {
+    pub async fn resolve(
+        &self,
+        queries: &[PrincipalQuery],
+    ) -> Result<BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>>, AzureError> {
         let mut out: BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>> = BTreeMap::new();
         let mut ids: Vec<String> = Vec::new();
-        let mut subrequests: Vec<(Vec<PrincipalQuery>, String, PrincipalType, &'static str)> = Vec::new();
+        let mut subrequests: Vec<(Vec<PrincipalQuery>, String, PrincipalType, &'static str)> =
+            Vec::new();
         let mut upns = Vec::new();
         let mut groups = Vec::new();
         let mut apps = Vec::new();
@@ -112,24 +137,87 @@ impl Graph {
         }
         let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
         for chunk in upns.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk.iter().map(|q| if let PrincipalQuery::UserUpn(u) = q { quoted(u) } else { unreachable!() }).collect();
-            subrequests.push((chunk.to_vec(), format!("/users?$filter=userPrincipalName in ({})&$select=id,userPrincipalName", list.join(",")), PrincipalType::User, "userPrincipalName"));
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|q| {
+                    if let PrincipalQuery::UserUpn(u) = q {
+                        quoted(u)
+                    } else {
+                        unreachable!()
+                    }
+                })
+                .collect();
+            subrequests.push((
+                chunk.to_vec(),
+                format!(
+                    "/users?$filter=userPrincipalName in ({})&$select=id,userPrincipalName",
+                    list.join(",")
+                ),
+                PrincipalType::User,
+                "userPrincipalName",
+            ));
         }
         for chunk in groups.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk.iter().map(|q| if let PrincipalQuery::GroupName(g) = q { quoted(g) } else { unreachable!() }).collect();
-            subrequests.push((chunk.to_vec(), format!("/groups?$filter=displayName in ({})&$select=id,displayName", list.join(",")), PrincipalType::Group, "displayName"));
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|q| {
+                    if let PrincipalQuery::GroupName(g) = q {
+                        quoted(g)
+                    } else {
+                        unreachable!()
+                    }
+                })
+                .collect();
+            subrequests.push((
+                chunk.to_vec(),
+                format!(
+                    "/groups?$filter=displayName in ({})&$select=id,displayName",
+                    list.join(",")
+                ),
+                PrincipalType::Group,
+                "displayName",
+            ));
         }
         for chunk in apps.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk.iter().map(|q| if let PrincipalQuery::AppId(a) = q { quoted(a) } else { unreachable!() }).collect();
-            subrequests.push((chunk.to_vec(), format!("/servicePrincipals?$filter=appId in ({})&$select=id,appId", list.join(",")), PrincipalType::ServicePrincipal, "appId"));
+            let list: Vec<String> = chunk
+                .iter()
+                .map(|q| {
+                    if let PrincipalQuery::AppId(a) = q {
+                        quoted(a)
+                    } else {
+                        unreachable!()
+                    }
+                })
+                .collect();
+            subrequests.push((
+                chunk.to_vec(),
+                format!(
+                    "/servicePrincipals?$filter=appId in ({})&$select=id,appId",
+                    list.join(",")
+                ),
+                PrincipalType::ServicePrincipal,
+                "appId",
+            ));
         }
 
         for batch in subrequests.chunks(BATCH_LIMIT) {
-            let requests: Vec<Value> = batch.iter().enumerate().map(|(i, (_, url, _, _))| json!({"id": i.to_string(), "method": "GET", "url": url})).collect();
-            let v = self.post("v1.0/$batch", &json!({"requests": requests})).await?;
+            let requests: Vec<Value> = batch
+                .iter()
+                .enumerate()
+                .map(
+                    |(i, (_, url, _, _))| json!({"id": i.to_string(), "method": "GET", "url": url}),
+                )
+                .collect();
+            let v = self
+                .post("v1.0/$batch", &json!({"requests": requests}))
+                .await?;
             for r in v["responses"].as_array().into_iter().flatten() {
-                let Some(i) = r["id"].as_str().and_then(|s| s.parse::<usize>().ok()) else { continue };
-                let Some((qs, _, ty, field)) = batch.get(i) else { continue };
+                let Some(i) = r["id"].as_str().and_then(|s| s.parse::<usize>().ok()) else {
+                    continue;
+                };
+                let Some((qs, _, ty, field)) = batch.get(i) else {
+                    continue;
+                };
                 let status = r["status"].as_u64().unwrap_or(0);
                 if status >= 400 {
                     return Err(AzureError::new(
@@ -139,16 +227,31 @@ impl Graph {
                         r["body"]["error"]["message"].as_str().unwrap_or(""),
                     ));
                 }
-                let found: Vec<&Value> = r["body"]["value"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
+                let found: Vec<&Value> = r["body"]["value"]
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default();
                 for q in qs {
                     let wanted = match q {
-                        PrincipalQuery::UserUpn(s) | PrincipalQuery::GroupName(s) | PrincipalQuery::AppId(s) => s,
+                        PrincipalQuery::UserUpn(s)
+                        | PrincipalQuery::GroupName(s)
+                        | PrincipalQuery::AppId(s) => s,
                         PrincipalQuery::ObjectId(s) => s,
                     };
-                    let matches: Vec<&&Value> = found.iter().filter(|o| o[*field].as_str().is_some_and(|x| x.eq_ignore_ascii_case(wanted))).collect();
+                    let matches: Vec<&&Value> = found
+                        .iter()
+                        .filter(|o| {
+                            o[*field]
+                                .as_str()
+                                .is_some_and(|x| x.eq_ignore_ascii_case(wanted))
+                        })
+                        .collect();
                     let res = match matches.len() {
                         0 => Err(Unresolved::NotFound),
-                        1 => Ok(Resolved { id: matches[0]["id"].as_str().unwrap_or_default().to_string(), principal_type: *ty }),
+                        1 => Ok(Resolved {
+                            id: matches[0]["id"].as_str().unwrap_or_default().to_string(),
+                            principal_type: *ty,
+                        }),
                         n => Err(Unresolved::Ambiguous(n)),
                     };
                     out.insert(q.clone(), res);
@@ -158,7 +261,10 @@ impl Graph {
 
         for chunk in ids.chunks(GET_BY_IDS_LIMIT) {
             let v = self
-                .post("v1.0/directoryObjects/getByIds", &json!({"ids": chunk, "types": ["user", "group", "servicePrincipal"]}))
+                .post(
+                    "v1.0/directoryObjects/getByIds",
+                    &json!({"ids": chunk, "types": ["user", "group", "servicePrincipal"]}),
+                )
                 .await?;
             for o in v["value"].as_array().into_iter().flatten() {
                 let id = o["id"].as_str().unwrap_or_default().to_string();
@@ -169,7 +275,13 @@ impl Graph {
                     _ => continue,
                 };
                 if let Some(q) = chunk.iter().find(|x| x.eq_ignore_ascii_case(&id)) {
-                    out.insert(PrincipalQuery::ObjectId(q.clone()), Ok(Resolved { id, principal_type: ty }));
+                    out.insert(
+                        PrincipalQuery::ObjectId(q.clone()),
+                        Ok(Resolved {
+                            id,
+                            principal_type: ty,
+                        }),
+                    );
                 }
             }
         }
@@ -196,16 +308,29 @@ pub struct CallerIdentity {
 pub fn caller_from_token(token: &str) -> Option<CallerIdentity> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     let oid = v["oid"].as_str()?.to_string();
-    let is_user = v["idtyp"].as_str() == Some("user") || v.get("upn").is_some() || v.get("scp").is_some();
-    let display = v["upn"].as_str().or(v["unique_name"].as_str()).or(v["appid"].as_str()).or(v["azp"].as_str()).unwrap_or(&oid).to_string();
+    let is_user =
+        v["idtyp"].as_str() == Some("user") || v.get("upn").is_some() || v.get("scp").is_some();
+    let display = v["upn"]
+        .as_str()
+        .or(v["unique_name"].as_str())
+        .or(v["appid"].as_str())
+        .or(v["azp"].as_str())
+        .unwrap_or(&oid)
+        .to_string();
     Some(CallerIdentity {
         object_id: oid,
         tenant_id: v["tid"].as_str().map(str::to_string),
         display,
-        principal_type: if is_user { PrincipalType::User } else { PrincipalType::ServicePrincipal },
+        principal_type: if is_user {
+            PrincipalType::User
+        } else {
+            PrincipalType::ServicePrincipal
+        },
     })
 }
 
@@ -216,14 +341,26 @@ mod tests {
 
     #[test]
     fn caller_is_read_from_the_token_payload() {
-        let enc = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap());
-        let t = format!("{}.{}.sig", enc(json!({"alg":"RS256"})), enc(json!({"oid":"o1","tid":"t1","appid":"a1","idtyp":"app"})));
+        let enc = |v: Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).unwrap())
+        };
+        let t = format!(
+            "{}.{}.sig",
+            enc(json!({"alg":"RS256"})),
+            enc(json!({"oid":"o1","tid":"t1","appid":"a1","idtyp":"app"}))
+        );
         let c = caller_from_token(&t).unwrap();
         assert_eq!(c.object_id, "o1");
         assert_eq!(c.display, "a1");
         assert_eq!(c.principal_type, PrincipalType::ServicePrincipal);
-        let u = format!("x.{}.y", enc(json!({"oid":"o2","upn":"a@b.c","scp":"user_impersonation"})));
-        assert_eq!(caller_from_token(&u).unwrap().principal_type, PrincipalType::User);
+        let u = format!(
+            "x.{}.y",
+            enc(json!({"oid":"o2","upn":"a@b.c","scp":"user_impersonation"}))
+        );
+        assert_eq!(
+            caller_from_token(&u).unwrap().principal_type,
+            PrincipalType::User
+        );
         assert!(caller_from_token("garbage").is_none());
     }
 }

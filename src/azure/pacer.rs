@@ -101,10 +101,17 @@ mod tests {
         for _ in 0..3 {
             b.acquire().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(5), "burst should be immediate");
+        assert!(
+            start.elapsed() < Duration::from_millis(5),
+            "burst should be immediate"
+        );
         b.acquire().await;
         b.acquire().await;
         // two more tokens at 2/s need ~1 s of refill
-        assert!(start.elapsed() >= Duration::from_millis(900), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(900),
+            "{:?}",
+            start.elapsed()
+        );
     }
 }

@@ -51,7 +51,12 @@ impl RetryPolicy for JitteredBackoff {
         Duration::from_millis(ms.max(50))
     }
 
-    async fn wait(&self, _error: &azure_core::Error, retry_count: u32, retry_after: Option<Duration>) {
+    async fn wait(
+        &self,
+        _error: &azure_core::Error,
+        retry_count: u32,
+        retry_after: Option<Duration>,
+    ) {
         let mut d = self.sleep_duration(retry_count);
         if let Some(ra) = retry_after {
             // Honour the server, plus a little jitter so a fleet of waiters doesn't stampede.

@@ -74,26 +74,65 @@ impl Session {
     ) -> Result<Session, SessionError> {
         cloud.check_secure()?;
         let transport = Transport::new(
-            Endpoints { arm: cloud.arm_endpoint.clone(), graph: cloud.graph_endpoint.clone(), authority: cloud.authority_host.clone() },
+            Endpoints {
+                arm: cloud.arm_endpoint.clone(),
+                graph: cloud.graph_endpoint.clone(),
+                authority: cloud.authority_host.clone(),
+            },
             extra_ca_pem,
             pacer,
         )
         .map_err(|e| SessionError::Http(e.to_string()))?;
         let http: Arc<dyn azure_core::HttpClient> = Arc::new(transport.clone());
         let credential = match source {
-            CredentialSource::Method(m) => credential::build(m, &cloud, http.clone(), &credential::ProcessEnv)?,
-            CredentialSource::Secret { tenant, client_id, secret } => SignedCredential {
-                credential: Arc::new(azure_identity::ClientSecretCredential::new(http.clone(), cloud.authority_host.clone(), tenant, client_id, secret)),
+            CredentialSource::Method(m) => {
+                credential::build(m, &cloud, http.clone(), &credential::ProcessEnv)?
+            }
+            CredentialSource::Secret {
+                tenant,
+                client_id,
+                secret,
+            } => SignedCredential {
+                credential: Arc::new(azure_identity::ClientSecretCredential::new(
+                    http.clone(),
+                    cloud.authority_host.clone(),
+                    tenant,
+                    client_id,
+                    secret,
+                )),
                 method: "service-principal",
             },
         };
-        let arm = Arm::new(subscription, &cloud.arm_endpoint, &cloud.arm_scope, credential.credential.clone(), http)?;
+        let arm = Arm::new(
+            subscription,
+            &cloud.arm_endpoint,
+            &cloud.arm_scope,
+            credential.credential.clone(),
+            http,
+        )?;
         let token = arm.token().await?;
         let caller = caller_from_token(token.secret()).ok_or_else(|| {
-            AzureError::new("read caller identity", 0, "UnexpectedToken", "the ARM token carries no `oid` claim")
+            AzureError::new(
+                "read caller identity",
+                0,
+                "UnexpectedToken",
+                "the ARM token carries no `oid` claim",
+            )
         })?;
-        let graph = Graph::new(&cloud.graph_endpoint, &cloud.graph_scope, credential.credential.clone(), transport.clone());
-        Ok(Session { cloud, transport, credential, arm, graph, caller })
+        let graph = Graph::new(
+            &cloud.graph_endpoint,
+            &cloud.graph_scope,
+            credential.credential.clone(),
+            transport.clone(),
+        );
+        Ok(Session {
+            cloud,
+            transport,
+            credential,
+            arm,
+            graph,
+            caller,
+        })
     }
 
     /// Requests made so far, by kind.

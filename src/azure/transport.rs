@@ -118,7 +118,10 @@ impl Transport {
     }
 
     /// Sends a reqwest request with the same rules as SDK traffic (HTTPS rule, counting).
-    pub async fn send_raw(&self, req: reqwest::Request) -> Result<reqwest::Response, TransportError> {
+    pub async fn send_raw(
+        &self,
+        req: reqwest::Request,
+    ) -> Result<reqwest::Response, TransportError> {
         let kind = self.classify(req.url(), req.method().as_str());
         crate::cloud::check_url_secure(req.url())
             .map_err(|_| TransportError::Insecure(req.url().to_string()))?;
@@ -128,16 +131,22 @@ impl Transport {
 
     fn classify(&self, url: &url::Url, method: &str) -> Kind {
         let same_origin = |base: &url::Url| {
-            url.scheme() == base.scheme() && url.host() == base.host() && url.port_or_known_default() == base.port_or_known_default()
+            url.scheme() == base.scheme()
+                && url.host() == base.host()
+                && url.port_or_known_default() == base.port_or_known_default()
         };
         let path = url.path();
-        if same_origin(&self.endpoints.authority) && (path.contains("/oauth2/") || path.contains("/.well-known/")) {
+        if same_origin(&self.endpoints.authority)
+            && (path.contains("/oauth2/") || path.contains("/.well-known/"))
+        {
             return Kind::Token;
         }
         if same_origin(&self.endpoints.graph) && path.starts_with("/v1.0") {
             return Kind::Graph;
         }
-        if same_origin(&self.endpoints.arm) && (path.starts_with("/subscriptions") || path.starts_with("/providers")) {
+        if same_origin(&self.endpoints.arm)
+            && (path.starts_with("/subscriptions") || path.starts_with("/providers"))
+        {
             return match method {
                 "GET" | "HEAD" => Kind::ArmRead,
                 "DELETE" => Kind::ArmDelete,

@@ -32,7 +32,11 @@ struct OverlayEnv(Vec<(String, String)>);
 
 impl EnvLookup for OverlayEnv {
     fn var(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).or_else(|| std::env::var(name).ok())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
     }
 }
 
@@ -46,7 +50,12 @@ fn world_path(paths: &[PathBuf], flag: Option<&Path>) -> Option<PathBuf> {
     for p in paths {
         if p.is_dir() {
             if let Ok(rd) = std::fs::read_dir(p) {
-                let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))).collect();
+                let mut v: Vec<PathBuf> = rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| {
+                        matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                    })
+                    .collect();
                 v.sort();
                 files.extend(v);
             }
@@ -55,9 +64,17 @@ fn world_path(paths: &[PathBuf], flag: Option<&Path>) -> Option<PathBuf> {
         }
     }
     for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(&text) else { continue };
-        if let Some(w) = v.get("emulator").and_then(|e| e.get("world")).and_then(|w| w.as_str()) {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let Ok(v) = serde_yaml::from_str::<serde_yaml::Value>(&text) else {
+            continue;
+        };
+        if let Some(w) = v
+            .get("emulator")
+            .and_then(|e| e.get("world"))
+            .and_then(|w| w.as_str())
+        {
             return Some(f.parent().unwrap_or(Path::new(".")).join(w));
         }
     }
@@ -78,7 +95,11 @@ pub fn report_error(reporter: &Reporter, err: Report) {
 }
 
 /// Loads the manifests and, with `--emulator`, starts the embedded emulator first.
-pub async fn prepare(paths: &[PathBuf], common: &CommonArgs, reporter: &Reporter) -> Result<Target, Failed> {
+pub async fn prepare(
+    paths: &[PathBuf],
+    common: &CommonArgs,
+    reporter: &Reporter,
+) -> Result<Target, Failed> {
     let mut env = Vec::new();
     let mut emulator = None;
     let mut world = None;
@@ -112,7 +133,11 @@ pub async fn prepare(paths: &[PathBuf], common: &CommonArgs, reporter: &Reporter
             }
         };
         env = running.client_env();
-        reporter.note(&format!("embedded emulator at {} (world {}, state {EMULATOR_STATE})", running.base_url(), wpath.display()));
+        reporter.note(&format!(
+            "embedded emulator at {} (world {}, state {EMULATOR_STATE})",
+            running.base_url(),
+            wpath.display()
+        ));
         emulator = Some(running);
         world = Some(wpath);
     }
@@ -126,17 +151,37 @@ pub async fn prepare(paths: &[PathBuf], common: &CommonArgs, reporter: &Reporter
     for w in &loaded.warnings {
         reporter.note(&format!("{:?}", Report::new(w.clone())));
     }
-    Ok(Target { loaded, emulator, world, sessions: HashMap::new(), env })
+    Ok(Target {
+        loaded,
+        emulator,
+        world,
+        sessions: HashMap::new(),
+        env,
+    })
 }
 
 impl Target {
     /// The session for a subscription (signed in once, then reused).
-    pub async fn session(&mut self, subscription: &str, common: &CommonArgs, reporter: &Reporter) -> Result<Session, Failed> {
+    pub async fn session(
+        &mut self,
+        subscription: &str,
+        common: &CommonArgs,
+        reporter: &Reporter,
+    ) -> Result<Session, Failed> {
         if let Some(s) = self.sessions.get(subscription) {
             return Ok(s.clone());
         }
-        let pacer = if common.no_pacing { Pacer::unlimited() } else { Pacer::azure_default() };
-        let get = |k: &str| self.env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let pacer = if common.no_pacing {
+            Pacer::unlimited()
+        } else {
+            Pacer::azure_default()
+        };
+        let get = |k: &str| {
+            self.env
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
         let result = if let Some(emu) = &self.emulator {
             let base = url::Url::parse(emu.base_url()).expect("emulator URL");
             let source = CredentialSource::Secret {
@@ -144,16 +189,35 @@ impl Target {
                 client_id: get("AZURE_CLIENT_ID").unwrap_or_default(),
                 secret: get("AZURE_CLIENT_SECRET").unwrap_or_default(),
             };
-            Session::connect(CloudProfile::emulator(&base), subscription, source, Some(emu.ca_pem().as_bytes()), pacer).await
+            Session::connect(
+                CloudProfile::emulator(&base),
+                subscription,
+                source,
+                Some(emu.ca_pem().as_bytes()),
+                pacer,
+            )
+            .await
         } else {
             match custom_or_named_cloud(&common.cloud) {
-                Ok((cloud, ca)) => Session::connect(cloud, subscription, CredentialSource::Method(common.auth), ca.as_deref(), pacer).await,
+                Ok((cloud, ca)) => {
+                    Session::connect(
+                        cloud,
+                        subscription,
+                        CredentialSource::Method(common.auth),
+                        ca.as_deref(),
+                        pacer,
+                    )
+                    .await
+                }
                 Err(e) => Err(e),
             }
         };
         match result {
             Ok(s) => {
-                reporter.note(&format!("signed in as {} ({}) via {}", s.caller.display, s.caller.object_id, s.credential.method));
+                reporter.note(&format!(
+                    "signed in as {} ({}) via {}",
+                    s.caller.display, s.caller.object_id, s.credential.method
+                ));
                 reporter.event("signedIn", serde_json::json!({"caller": s.caller, "method": s.credential.method, "cloud": s.cloud.name, "subscription": subscription}));
                 self.sessions.insert(subscription.to_string(), s.clone());
                 Ok(s)
@@ -175,13 +239,18 @@ impl Target {
 /// --print-env`) — a custom profile on that endpoint, trusting `KEYLESS_CA_FILE`/`SSL_CERT_FILE`.
 fn custom_or_named_cloud(name: &str) -> Result<(CloudProfile, Option<Vec<u8>>), SessionError> {
     if let Ok(arm) = std::env::var("KEYLESS_ARM_ENDPOINT") {
-        let base = url::Url::parse(&arm).map_err(|e| SessionError::Http(format!("KEYLESS_ARM_ENDPOINT: {e}")))?;
+        let base = url::Url::parse(&arm)
+            .map_err(|e| SessionError::Http(format!("KEYLESS_ARM_ENDPOINT: {e}")))?;
         let mut p = CloudProfile::emulator(&base);
         p.name = "Custom".into();
         if let Ok(a) = std::env::var("AZURE_AUTHORITY_HOST") {
-            p.authority_host = url::Url::parse(&a).map_err(|e| SessionError::Http(format!("AZURE_AUTHORITY_HOST: {e}")))?;
+            p.authority_host = url::Url::parse(&a)
+                .map_err(|e| SessionError::Http(format!("AZURE_AUTHORITY_HOST: {e}")))?;
         }
-        let ca = std::env::var("KEYLESS_CA_FILE").or_else(|_| std::env::var("SSL_CERT_FILE")).ok().and_then(|f| std::fs::read(f).ok());
+        let ca = std::env::var("KEYLESS_CA_FILE")
+            .or_else(|_| std::env::var("SSL_CERT_FILE"))
+            .ok()
+            .and_then(|f| std::fs::read(f).ok());
         return Ok((p, ca));
     }
     Ok((CloudProfile::named(name)?, None))

@@ -122,8 +122,18 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { paths, output } => simple::validate(&paths, output),
         Command::Schema => simple::schema(),
-        Command::Plan { paths, out, detailed_exitcode, common } => plan_cmd::run(&paths, out.as_deref(), detailed_exitcode, &common).await,
-        Command::Apply { paths, no_verify, verify, common } => apply_cmd::run(&paths, no_verify, verify, &common).await,
+        Command::Plan {
+            paths,
+            out,
+            detailed_exitcode,
+            common,
+        } => plan_cmd::run(&paths, out.as_deref(), detailed_exitcode, &common).await,
+        Command::Apply {
+            paths,
+            no_verify,
+            verify,
+            common,
+        } => apply_cmd::run(&paths, no_verify, verify, &common).await,
         Command::Verify { paths, common } => verify_cmd::run(&paths, &common).await,
         Command::Emulator(args) => simple::emulator(args).await,
     }

@@ -39,13 +39,23 @@ pub struct SavedVerify {
 
 impl From<&VerifySettings> for SavedVerify {
     fn from(v: &VerifySettings) -> Self {
-        SavedVerify { api: v.api.clone(), api_version: v.api_version.clone(), timeout_secs: v.timeout.as_secs(), deployment: v.deployment.clone() }
+        SavedVerify {
+            api: v.api.clone(),
+            api_version: v.api_version.clone(),
+            timeout_secs: v.timeout.as_secs(),
+            deployment: v.deployment.clone(),
+        }
     }
 }
 
 impl From<&SavedVerify> for VerifySettings {
     fn from(v: &SavedVerify) -> Self {
-        VerifySettings { api: v.api.clone(), api_version: v.api_version.clone(), timeout: std::time::Duration::from_secs(v.timeout_secs), deployment: v.deployment.clone() }
+        VerifySettings {
+            api: v.api.clone(),
+            api_version: v.api_version.clone(),
+            timeout: std::time::Duration::from_secs(v.timeout_secs),
+            deployment: v.deployment.clone(),
+        }
     }
 }
 

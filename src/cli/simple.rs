@@ -13,7 +13,10 @@ pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
                 eprintln!("{:?}", miette::Report::new(w.clone()));
             }
             match output {
-                OutputFormat::Json => println!("{}", serde_json::json!({"event": "validated", "valid": true, "manifests": l.manifests.iter().map(|m| serde_json::json!({"path": m.path, "name": m.manifest.name})).collect::<Vec<_>>(), "warnings": l.warnings.len()})),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"event": "validated", "valid": true, "manifests": l.manifests.iter().map(|m| serde_json::json!({"path": m.path, "name": m.manifest.name})).collect::<Vec<_>>(), "warnings": l.warnings.len()})
+                ),
                 OutputFormat::Human => {
                     for m in &l.manifests {
                         println!("✓ {} ({}): valid", m.path.display(), m.manifest.name);
@@ -24,7 +27,10 @@ pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
         }
         Err(e) => {
             match output {
-                OutputFormat::Json => println!("{}", serde_json::json!({"event": "validated", "valid": false, "error": format!("{:?}", miette::Report::new(e))})),
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"event": "validated", "valid": false, "error": format!("{:?}", miette::Report::new(e))})
+                ),
                 OutputFormat::Human => eprintln!("{:?}", miette::Report::new(e)),
             }
             ExitCode::Error

@@ -10,15 +10,26 @@ use std::sync::Arc;
 
 /// Prints the final table (principal, account, roles, result, time to access).
 pub fn print_table(reporter: &Reporter, v: &VerifyReport) {
-    let mut lines = vec![format!("{:<40} {:<24} {:<34} {}", "PRINCIPAL", "ACCOUNT", "ROLE", "RESULT")];
+    let mut lines = vec![format!(
+        "{:<40} {:<24} {:<34} {}",
+        "PRINCIPAL", "ACCOUNT", "ROLE", "RESULT"
+    )];
     for r in &v.rows {
         let result = match &r.outcome {
-            ProbeOutcome::Verified { time_to_access_secs } => format!("verified ({time_to_access_secs:.1}s)"),
+            ProbeOutcome::Verified {
+                time_to_access_secs,
+            } => format!("verified ({time_to_access_secs:.1}s)"),
             ProbeOutcome::Failed { code, .. } => format!("FAILED: {code}"),
             ProbeOutcome::AssignedNotProbed { .. } => "assigned, not probed".into(),
             ProbeOutcome::NotAssigned => "NOT ASSIGNED".into(),
         };
-        lines.push(format!("{:<40} {:<24} {:<34} {}", r.principal, r.account, r.roles.join(", "), result));
+        lines.push(format!(
+            "{:<40} {:<24} {:<34} {}",
+            r.principal,
+            r.account,
+            r.roles.join(", "),
+            result
+        ));
     }
     reporter.say(&lines.join("\n"));
 }
@@ -26,7 +37,9 @@ pub fn print_table(reporter: &Reporter, v: &VerifyReport) {
 /// `keyless verify`.
 pub async fn run(paths: &[PathBuf], common: &CommonArgs) -> ExitCode {
     let reporter = Arc::new(Reporter::new(common.output, want_color()));
-    let Ok(mut target) = connect::prepare(paths, common, &reporter).await else { return ExitCode::Error };
+    let Ok(mut target) = connect::prepare(paths, common, &reporter).await else {
+        return ExitCode::Error;
+    };
     let manifests = target.loaded.manifests.clone();
     let mut ok = true;
     for lm in &manifests {
@@ -35,8 +48,17 @@ pub async fn run(paths: &[PathBuf], common: &CommonArgs) -> ExitCode {
             reporter.note(&format!("verification is disabled in `{}`", m.name));
             continue;
         }
-        let Ok(session) = target.session(&m.subscription, common, &reporter).await else { return ExitCode::Error };
-        let desired = match crate::resolve::resolve(lm, &session.caller, &session.arm, &session.graph).await {
+        let Ok(session) = target.session(&m.subscription, common, &reporter).await else {
+            return ExitCode::Error;
+        };
+        let desired = match crate::resolve::resolve(
+            lm,
+            &session.caller,
+            &session.arm,
+            &session.graph,
+        )
+        .await
+        {
             Ok(d) => d,
             Err(e) => {
                 report_error(&reporter, miette::Report::new(e));
@@ -52,10 +74,22 @@ pub async fn run(paths: &[PathBuf], common: &CommonArgs) -> ExitCode {
             }
         }
         let settings = crate::resolve::verify_settings(m);
-        match crate::verify::verify(&session, &desired, &settings, &vm_principals, &BTreeSet::new(), reporter.clone()).await {
+        match crate::verify::verify(
+            &session,
+            &desired,
+            &settings,
+            &vm_principals,
+            &BTreeSet::new(),
+            reporter.clone(),
+        )
+        .await
+        {
             Ok(v) => {
                 print_table(&reporter, &v);
-                reporter.event("verified", serde_json::json!({"manifest": m.name, "report": v}));
+                reporter.event(
+                    "verified",
+                    serde_json::json!({"manifest": m.name, "report": v}),
+                );
                 ok &= v.succeeded();
             }
             Err(e) => {

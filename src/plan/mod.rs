@@ -29,7 +29,11 @@ pub struct FieldChange {
 
 /// What one action does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ActionKind {
     /// Create a resource group.
     CreateResourceGroup {
@@ -115,7 +119,10 @@ impl ActionKind {
 
     /// Whether the action deletes something.
     pub fn is_destructive(&self) -> bool {
-        matches!(self, ActionKind::PurgeAccount { .. } | ActionKind::DeleteRoleAssignment { .. })
+        matches!(
+            self,
+            ActionKind::PurgeAccount { .. } | ActionKind::DeleteRoleAssignment { .. }
+        )
     }
 }
 
@@ -197,7 +204,12 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     let mut rg_action: BTreeMap<String, usize> = BTreeMap::new();
     for rg in &desired.resource_groups {
         let id = rg_id(sub, &rg.name);
-        match observed.resource_groups.get(&rg.name.to_ascii_lowercase()).cloned().flatten() {
+        match observed
+            .resource_groups
+            .get(&rg.name.to_ascii_lowercase())
+            .cloned()
+            .flatten()
+        {
             None => {
                 let a = b.push(
                     ActionKind::CreateResourceGroup { spec: rg.clone() },
@@ -213,7 +225,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                     b.error(
                         "rg-location",
                         &id,
-                        format!("resource group exists in `{}`, the manifest says `{}`", o.location, rg.location),
+                        format!(
+                            "resource group exists in `{}`, the manifest says `{}`",
+                            o.location, rg.location
+                        ),
                         "a resource group cannot move; set `location` to the existing region",
                         None,
                     );
@@ -240,7 +255,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     for acc in &desired.accounts {
         let k = key(&acc.resource_group, &acc.name);
         let id = acc.id(sub);
-        let rg_dep: Vec<usize> = rg_action.get(&acc.resource_group.to_ascii_lowercase()).into_iter().copied().collect();
+        let rg_dep: Vec<usize> = rg_action
+            .get(&acc.resource_group.to_ascii_lowercase())
+            .into_iter()
+            .copied()
+            .collect();
         let observed_acc = observed.accounts.get(&k);
         let mut deployments_observed: BTreeMap<String, DeploymentSpec> = BTreeMap::new();
         let mut account_dep: Option<usize> = None;
@@ -365,7 +384,11 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
                             spec: d.clone(),
                         },
                         format!("{id}/deployments/{}", d.name),
-                        if existing.is_some() { "model or SKU differs" } else { "does not exist" },
+                        if existing.is_some() {
+                            "model or SKU differs"
+                        } else {
+                            "does not exist"
+                        },
                         changes,
                         prev.into_iter().collect(),
                     );
@@ -383,24 +406,41 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             None | Some(None) => b.error(
                 "vm-not-found",
                 &id,
-                format!("virtual machine `{}` not found in resource group `{}`", vm.name, vm.resource_group),
+                format!(
+                    "virtual machine `{}` not found in resource group `{}`",
+                    vm.name, vm.resource_group
+                ),
                 "keyless gives identities to existing VMs only; check the name and resource group",
                 None,
             ),
             Some(Some(o)) if o.system_principal_id.is_some() => b.unchanged += 1,
             Some(Some(o)) => {
                 let a = b.push(
-                    ActionKind::EnableVmIdentity { vm: vm.clone(), keep_user_assigned: o.user_assigned.clone() },
+                    ActionKind::EnableVmIdentity {
+                        vm: vm.clone(),
+                        keep_user_assigned: o.user_assigned.clone(),
+                    },
                     id,
                     if o.user_assigned.is_empty() {
                         "no system-assigned identity".to_string()
                     } else {
-                        format!("no system-assigned identity (keeps {} user-assigned)", o.user_assigned.len())
+                        format!(
+                            "no system-assigned identity (keeps {} user-assigned)",
+                            o.user_assigned.len()
+                        )
                     },
                     vec![FieldChange {
                         field: "identity.type".into(),
-                        from: Some(if o.user_assigned.is_empty() { "None".into() } else { "UserAssigned".into() }),
-                        to: Some(if o.user_assigned.is_empty() { "SystemAssigned".into() } else { "SystemAssigned, UserAssigned".into() }),
+                        from: Some(if o.user_assigned.is_empty() {
+                            "None".into()
+                        } else {
+                            "UserAssigned".into()
+                        }),
+                        to: Some(if o.user_assigned.is_empty() {
+                            "SystemAssigned".into()
+                        } else {
+                            "SystemAssigned, UserAssigned".into()
+                        }),
                     }],
                     vec![],
                 );
@@ -422,7 +462,10 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         let principal_id: Option<String> = match &spec.principal {
             PrincipalTarget::Known { id, .. } => Some(id.to_ascii_lowercase()),
             PrincipalTarget::VmIdentity { vm } => match observed.vms.get(&vm.key()) {
-                Some(Some(o)) => o.system_principal_id.clone().map(|s| s.to_ascii_lowercase()),
+                Some(Some(o)) => o
+                    .system_principal_id
+                    .clone()
+                    .map(|s| s.to_ascii_lowercase()),
                 _ => None,
             },
         };
@@ -438,25 +481,46 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         if let Some(pid) = &principal_id {
             wanted.insert((scope_key.clone(), role.clone(), pid.clone()));
             let exists = observed.assignments.get(&scope_key).is_some_and(|list| {
-                list.iter().any(|o| role_guid(&o.role_definition_id) == role && o.principal_id.eq_ignore_ascii_case(pid))
+                list.iter().any(|o| {
+                    role_guid(&o.role_definition_id) == role
+                        && o.principal_id.eq_ignore_ascii_case(pid)
+                })
             });
             if exists {
                 b.unchanged += 1;
                 continue;
             }
         }
-        let name = principal_id.as_deref().map(|p| assignment_name(&spec.scope, &spec.role_definition_id, p));
-        let target = format!("{} → {} @ {}", spec.role_name, spec.principal.display(), spec.scope);
+        let name = principal_id
+            .as_deref()
+            .map(|p| assignment_name(&spec.scope, &spec.role_definition_id, p));
+        let target = format!(
+            "{} → {} @ {}",
+            spec.role_name,
+            spec.principal.display(),
+            spec.scope
+        );
         b.push(
-            ActionKind::CreateRoleAssignment { spec: spec.clone(), name },
+            ActionKind::CreateRoleAssignment {
+                spec: spec.clone(),
+                name,
+            },
             target,
             "not assigned",
             vec![
-                FieldChange { field: "roleDefinitionId".into(), from: None, to: Some(spec.role_definition_id.clone()) },
+                FieldChange {
+                    field: "roleDefinitionId".into(),
+                    from: None,
+                    to: Some(spec.role_definition_id.clone()),
+                },
                 FieldChange {
                     field: "principalId".into(),
                     from: None,
-                    to: Some(principal_id.clone().unwrap_or_else(|| "(known after the VM identity is enabled)".into())),
+                    to: Some(
+                        principal_id
+                            .clone()
+                            .unwrap_or_else(|| "(known after the VM identity is enabled)".into()),
+                    ),
                 },
             ],
             deps,
@@ -468,10 +532,16 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         for (scope, list) in &observed.assignments {
             for o in list {
                 let owned = is_owned_by(o.description.as_deref(), &desired.manifest);
-                let key = (scope.clone(), role_guid(&o.role_definition_id), o.principal_id.to_ascii_lowercase());
+                let key = (
+                    scope.clone(),
+                    role_guid(&o.role_definition_id),
+                    o.principal_id.to_ascii_lowercase(),
+                );
                 if owned && !wanted.contains(&key) {
                     b.push(
-                        ActionKind::DeleteRoleAssignment { assignment: o.clone() },
+                        ActionKind::DeleteRoleAssignment {
+                            assignment: o.clone(),
+                        },
                         o.id.clone(),
                         "owned by this manifest and no longer declared (prune: true)",
                         vec![],
@@ -493,8 +563,15 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
     }
 }
 
-fn scope_rg_action(scope_key: &str, sub: &str, rg_action: &BTreeMap<String, usize>) -> Option<usize> {
-    let prefix = format!("/subscriptions/{}/resourcegroups/", sub.to_ascii_lowercase());
+fn scope_rg_action(
+    scope_key: &str,
+    sub: &str,
+    rg_action: &BTreeMap<String, usize>,
+) -> Option<usize> {
+    let prefix = format!(
+        "/subscriptions/{}/resourcegroups/",
+        sub.to_ascii_lowercase()
+    );
     let rest = scope_key.strip_prefix(&prefix)?;
     let rg = rest.split('/').next()?;
     rg_action.get(rg).copied()
@@ -517,11 +594,25 @@ impl Builder {
         depends_on: Vec<usize>,
     ) -> usize {
         let id = self.actions.len();
-        self.actions.push(Action { id, kind, target, reason: reason.into(), changes, depends_on });
+        self.actions.push(Action {
+            id,
+            kind,
+            target,
+            reason: reason.into(),
+            changes,
+            depends_on,
+        });
         id
     }
 
-    fn error(&mut self, code: &str, target: &str, message: String, help: &str, manifest_path: Option<String>) {
+    fn error(
+        &mut self,
+        code: &str,
+        target: &str,
+        message: String,
+        help: &str,
+        manifest_path: Option<String>,
+    ) {
         self.errors.push(PlanError {
             code: code.into(),
             target: target.into(),
@@ -535,20 +626,35 @@ impl Builder {
 fn create_changes(fields: &[(&str, &str)], tags: &BTreeMap<String, String>) -> Vec<FieldChange> {
     let mut v: Vec<FieldChange> = fields
         .iter()
-        .map(|(f, t)| FieldChange { field: (*f).into(), from: None, to: Some((*t).into()) })
+        .map(|(f, t)| FieldChange {
+            field: (*f).into(),
+            from: None,
+            to: Some((*t).into()),
+        })
         .collect();
     for (k, val) in tags {
-        v.push(FieldChange { field: format!("tags.{k}"), from: None, to: Some(val.clone()) });
+        v.push(FieldChange {
+            field: format!("tags.{k}"),
+            from: None,
+            to: Some(val.clone()),
+        });
     }
     v
 }
 
 /// Tags the manifest wants that Azure lacks or has with another value (others' tags are kept).
-fn missing_tags(observed: &BTreeMap<String, String>, desired: &BTreeMap<String, String>) -> Vec<FieldChange> {
+fn missing_tags(
+    observed: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> Vec<FieldChange> {
     desired
         .iter()
         .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| FieldChange { field: format!("tags.{k}"), from: observed.get(k).cloned(), to: Some(v.clone()) })
+        .map(|(k, v)| FieldChange {
+            field: format!("tags.{k}"),
+            from: observed.get(k).cloned(),
+            to: Some(v.clone()),
+        })
         .collect()
 }
 
@@ -559,7 +665,14 @@ fn account_create_changes(a: &AccountSpec) -> Vec<FieldChange> {
             ("sku.name", &a.sku),
             ("location", &a.location),
             ("properties.customSubDomainName", &a.custom_subdomain),
-            ("properties.disableLocalAuth", if a.disable_local_auth { "true" } else { "false" }),
+            (
+                "properties.disableLocalAuth",
+                if a.disable_local_auth {
+                    "true"
+                } else {
+                    "false"
+                },
+            ),
             ("properties.publicNetworkAccess", &a.public_network_access),
         ],
         &a.tags,
@@ -575,12 +688,23 @@ fn account_update_changes(a: &AccountSpec, live: &LiveAccount) -> Vec<FieldChang
             to: Some(a.disable_local_auth.to_string()),
         });
     }
-    let pna = live.public_network_access.clone().unwrap_or_else(|| "Enabled".into());
+    let pna = live
+        .public_network_access
+        .clone()
+        .unwrap_or_else(|| "Enabled".into());
     if !pna.eq_ignore_ascii_case(&a.public_network_access) {
-        v.push(FieldChange { field: "properties.publicNetworkAccess".into(), from: Some(pna), to: Some(a.public_network_access.clone()) });
+        v.push(FieldChange {
+            field: "properties.publicNetworkAccess".into(),
+            from: Some(pna),
+            to: Some(a.public_network_access.clone()),
+        });
     }
     if !live.sku.eq_ignore_ascii_case(&a.sku) {
-        v.push(FieldChange { field: "sku.name".into(), from: Some(live.sku.clone()), to: Some(a.sku.clone()) });
+        v.push(FieldChange {
+            field: "sku.name".into(),
+            from: Some(live.sku.clone()),
+            to: Some(a.sku.clone()),
+        });
     }
     v.extend(missing_tags(&live.tags, &a.tags));
     v
@@ -598,12 +722,23 @@ fn deployment_changes(existing: Option<&DeploymentSpec>, d: &DeploymentSpec) -> 
     };
     let new = pairs(d);
     match existing {
-        None => new.into_iter().map(|(f, t)| FieldChange { field: f.into(), from: None, to: Some(t) }).collect(),
+        None => new
+            .into_iter()
+            .map(|(f, t)| FieldChange {
+                field: f.into(),
+                from: None,
+                to: Some(t),
+            })
+            .collect(),
         Some(e) => pairs(e)
             .into_iter()
             .zip(new)
             .filter(|((_, a), (_, b))| a != b)
-            .map(|((f, a), (_, b))| FieldChange { field: f.into(), from: Some(a), to: Some(b) })
+            .map(|((f, a), (_, b))| FieldChange {
+                field: f.into(),
+                from: Some(a),
+                to: Some(b),
+            })
             .collect(),
     }
 }

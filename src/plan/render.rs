@@ -24,7 +24,13 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
     let mut out = String::new();
 
     if plan.actions.is_empty() && plan.errors.is_empty() {
-        let _ = writeln!(out, "{} Azure matches the manifest `{}` ({} items in place).", bold.apply_to("No changes."), plan.manifest, plan.unchanged);
+        let _ = writeln!(
+            out,
+            "{} Azure matches the manifest `{}` ({} items in place).",
+            bold.apply_to("No changes."),
+            plan.manifest,
+            plan.unchanged
+        );
         return out;
     }
     for a in &plan.actions {
@@ -35,7 +41,13 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
             "-" => &red,
             _ => &cyan,
         };
-        let _ = writeln!(out, "{} {} {}", s.apply_to(sym), bold.apply_to(describe(&a.kind)), a.target);
+        let _ = writeln!(
+            out,
+            "{} {} {}",
+            s.apply_to(sym),
+            bold.apply_to(describe(&a.kind)),
+            a.target
+        );
         let _ = writeln!(out, "    {}", dim.apply_to(format!("# {}", a.reason)));
         for c in &a.changes {
             let line = match (&c.from, &c.to) {
@@ -67,7 +79,14 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
         change,
         destroy,
         plan.unchanged,
-        if plan.errors.is_empty() { String::new() } else { format!(" {} error(s) must be fixed before apply.", plan.errors.len()) }
+        if plan.errors.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " {} error(s) must be fixed before apply.",
+                plan.errors.len()
+            )
+        }
     );
     out
 }

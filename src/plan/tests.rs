@@ -35,7 +35,12 @@ fn account(name: &str, sub: &str) -> AccountSpec {
 }
 
 fn user(id: &str) -> PrincipalTarget {
-    PrincipalTarget::Known { id: id.into(), principal_type: PrincipalType::User, display: format!("user:{id}"), is_self: false }
+    PrincipalTarget::Known {
+        id: id.into(),
+        principal_type: PrincipalType::User,
+        display: format!("user:{id}"),
+        is_self: false,
+    }
 }
 
 fn desired() -> Desired {
@@ -43,26 +48,52 @@ fn desired() -> Desired {
     Desired {
         manifest: "m".into(),
         subscription: SUB.into(),
-        resource_groups: vec![RgSpec { name: "rg".into(), location: "eastus".into(), tags: tags("m") }],
+        resource_groups: vec![RgSpec {
+            name: "rg".into(),
+            location: "eastus".into(),
+            tags: tags("m"),
+        }],
         assignments: vec![
-            AssignmentSpec { scope: acc.id(SUB), role_definition_id: OPENAI_USER.into(), role_name: "Cognitive Services OpenAI User".into(), principal: user("u1"), description: None },
             AssignmentSpec {
                 scope: acc.id(SUB),
                 role_definition_id: OPENAI_USER.into(),
                 role_name: "Cognitive Services OpenAI User".into(),
-                principal: PrincipalTarget::VmIdentity { vm: VmRef { resource_group: "rg-ci".into(), name: "vm1".into() } },
+                principal: user("u1"),
+                description: None,
+            },
+            AssignmentSpec {
+                scope: acc.id(SUB),
+                role_definition_id: OPENAI_USER.into(),
+                role_name: "Cognitive Services OpenAI User".into(),
+                principal: PrincipalTarget::VmIdentity {
+                    vm: VmRef {
+                        resource_group: "rg-ci".into(),
+                        name: "vm1".into(),
+                    },
+                },
                 description: None,
             },
         ],
         accounts: vec![acc],
-        vm_identities: vec![VmRef { resource_group: "rg-ci".into(), name: "vm1".into() }],
+        vm_identities: vec![VmRef {
+            resource_group: "rg-ci".into(),
+            name: "vm1".into(),
+        }],
         prune: false,
     }
 }
 
 fn empty_world() -> Observed {
     let mut o = Observed::default();
-    o.vms.insert("rg-ci/vm1".into(), Some(ObservedVm { os: "Linux".into(), location: "eastus".into(), system_principal_id: None, user_assigned: vec!["/uami/ci".into()] }));
+    o.vms.insert(
+        "rg-ci/vm1".into(),
+        Some(ObservedVm {
+            os: "Linux".into(),
+            location: "eastus".into(),
+            system_principal_id: None,
+            user_assigned: vec!["/uami/ci".into()],
+        }),
+    );
     o
 }
 
@@ -73,12 +104,20 @@ fn simulate(desired: &Desired, observed: &Observed, plan: &Plan) -> Observed {
     for a in &plan.actions {
         match &a.kind {
             ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => {
-                let entry = o.resource_groups.entry(spec.name.to_ascii_lowercase()).or_insert(None);
-                let mut rg = entry.clone().unwrap_or(ObservedRg { location: spec.location.clone(), tags: BTreeMap::new() });
+                let entry = o
+                    .resource_groups
+                    .entry(spec.name.to_ascii_lowercase())
+                    .or_insert(None);
+                let mut rg = entry.clone().unwrap_or(ObservedRg {
+                    location: spec.location.clone(),
+                    tags: BTreeMap::new(),
+                });
                 rg.tags.extend(spec.tags.clone());
                 *entry = Some(rg);
             }
-            ActionKind::CreateAccount { spec } | ActionKind::UpdateAccount { spec } | ActionKind::RestoreAccount { spec, .. } => {
+            ActionKind::CreateAccount { spec }
+            | ActionKind::UpdateAccount { spec }
+            | ActionKind::RestoreAccount { spec, .. } => {
                 let k = key(&spec.resource_group, &spec.name);
                 let deployments = match o.accounts.get(&k) {
                     Some(ObservedAccount::Live(l)) => l.deployments.clone(),
@@ -98,19 +137,39 @@ fn simulate(desired: &Desired, observed: &Observed, plan: &Plan) -> Observed {
                         custom_subdomain: Some(spec.custom_subdomain.clone()),
                         disable_local_auth: spec.disable_local_auth,
                         public_network_access: Some(spec.public_network_access.clone()),
-                        endpoint: Some(format!("https://{}.openai.azure.com/", spec.custom_subdomain)),
+                        endpoint: Some(format!(
+                            "https://{}.openai.azure.com/",
+                            spec.custom_subdomain
+                        )),
                         provisioning_state: "Succeeded".into(),
                         tags: t,
                         deployments,
                     }),
                 );
             }
-            ActionKind::PurgeAccount { resource_group, name, .. } => {
-                o.accounts.insert(key(resource_group, name), ObservedAccount::Missing { subdomain_available: true, reason: None });
+            ActionKind::PurgeAccount {
+                resource_group,
+                name,
+                ..
+            } => {
+                o.accounts.insert(
+                    key(resource_group, name),
+                    ObservedAccount::Missing {
+                        subdomain_available: true,
+                        reason: None,
+                    },
+                );
             }
-            ActionKind::PutDeployment { resource_group, account, spec } => {
-                if let Some(ObservedAccount::Live(l)) = o.accounts.get_mut(&key(resource_group, account)) {
-                    l.deployments.insert(spec.name.to_ascii_lowercase(), spec.clone());
+            ActionKind::PutDeployment {
+                resource_group,
+                account,
+                spec,
+            } => {
+                if let Some(ObservedAccount::Live(l)) =
+                    o.accounts.get_mut(&key(resource_group, account))
+                {
+                    l.deployments
+                        .insert(spec.name.to_ascii_lowercase(), spec.clone());
                 }
             }
             ActionKind::EnableVmIdentity { vm, .. } => {
@@ -123,25 +182,42 @@ fn simulate(desired: &Desired, observed: &Observed, plan: &Plan) -> Observed {
             ActionKind::CreateRoleAssignment { spec, .. } => {
                 let pid = match &spec.principal {
                     PrincipalTarget::Known { id, .. } => id.clone(),
-                    PrincipalTarget::VmIdentity { vm } => vm_ids.get(&vm.key()).cloned().or_else(|| match o.vms.get(&vm.key()) {
-                        Some(Some(v)) => v.system_principal_id.clone(),
-                        _ => None,
-                    }).expect("vm identity enabled before its assignment"),
+                    PrincipalTarget::VmIdentity { vm } => vm_ids
+                        .get(&vm.key())
+                        .cloned()
+                        .or_else(|| match o.vms.get(&vm.key()) {
+                            Some(Some(v)) => v.system_principal_id.clone(),
+                            _ => None,
+                        })
+                        .expect("vm identity enabled before its assignment"),
                 };
                 let name = assignment_name(&spec.scope, &spec.role_definition_id, &pid);
-                let description = Some(format!("{} {}", spec.description.clone().unwrap_or_default(), assignment_marker(&desired.manifest)));
-                o.assignments.entry(spec.scope.to_ascii_lowercase()).or_default().push(ObservedAssignment {
-                    id: format!("{}/providers/Microsoft.Authorization/roleAssignments/{name}", spec.scope),
-                    name,
-                    scope: spec.scope.clone(),
-                    role_definition_id: spec.role_definition_id.clone(),
-                    principal_id: pid,
-                    principal_type: None,
-                    description,
-                });
+                let description = Some(format!(
+                    "{} {}",
+                    spec.description.clone().unwrap_or_default(),
+                    assignment_marker(&desired.manifest)
+                ));
+                o.assignments
+                    .entry(spec.scope.to_ascii_lowercase())
+                    .or_default()
+                    .push(ObservedAssignment {
+                        id: format!(
+                            "{}/providers/Microsoft.Authorization/roleAssignments/{name}",
+                            spec.scope
+                        ),
+                        name,
+                        scope: spec.scope.clone(),
+                        role_definition_id: spec.role_definition_id.clone(),
+                        principal_id: pid,
+                        principal_type: None,
+                        description,
+                    });
             }
             ActionKind::DeleteRoleAssignment { assignment } => {
-                if let Some(list) = o.assignments.get_mut(&assignment.scope.to_ascii_lowercase()) {
+                if let Some(list) = o
+                    .assignments
+                    .get_mut(&assignment.scope.to_ascii_lowercase())
+                {
                     list.retain(|x| x.id != assignment.id);
                 }
             }
@@ -201,12 +277,18 @@ fn deleted_assignment_is_recreated() {
     let d = desired();
     let mut o = simulate(&d, &empty_world(), &plan(&d, &empty_world()));
     let scope = d.accounts[0].id(SUB).to_ascii_lowercase();
-    o.assignments.get_mut(&scope).unwrap().retain(|a| a.principal_id != "u1");
+    o.assignments
+        .get_mut(&scope)
+        .unwrap()
+        .retain(|a| a.principal_id != "u1");
     let p = plan(&d, &o);
     assert_eq!(p.actions.len(), 1);
     match &p.actions[0].kind {
         ActionKind::CreateRoleAssignment { name, .. } => {
-            assert_eq!(name.as_deref(), Some(assignment_name(&d.accounts[0].id(SUB), OPENAI_USER, "u1").as_str()))
+            assert_eq!(
+                name.as_deref(),
+                Some(assignment_name(&d.accounts[0].id(SUB), OPENAI_USER, "u1").as_str())
+            )
         }
         k => panic!("{k:?}"),
     }
@@ -219,28 +301,57 @@ fn prune_deletes_only_owned_assignments() {
     let mut o2 = o.clone();
     let scope = d.accounts[0].id(SUB).to_ascii_lowercase();
     // an unowned assignment at the same scope, and one owned by another manifest
-    o2.assignments.get_mut(&scope).unwrap().push(ObservedAssignment {
-        id: "x/unowned".into(), name: "n1".into(), scope: scope.clone(), role_definition_id: OPENAI_USER.into(),
-        principal_id: "stranger".into(), principal_type: None, description: Some("made by hand".into()),
-    });
-    o2.assignments.get_mut(&scope).unwrap().push(ObservedAssignment {
-        id: "x/other-manifest".into(), name: "n2".into(), scope: scope.clone(), role_definition_id: OPENAI_USER.into(),
-        principal_id: "other".into(), principal_type: None, description: Some(assignment_marker("other")),
-    });
+    o2.assignments
+        .get_mut(&scope)
+        .unwrap()
+        .push(ObservedAssignment {
+            id: "x/unowned".into(),
+            name: "n1".into(),
+            scope: scope.clone(),
+            role_definition_id: OPENAI_USER.into(),
+            principal_id: "stranger".into(),
+            principal_type: None,
+            description: Some("made by hand".into()),
+        });
+    o2.assignments
+        .get_mut(&scope)
+        .unwrap()
+        .push(ObservedAssignment {
+            id: "x/other-manifest".into(),
+            name: "n2".into(),
+            scope: scope.clone(),
+            role_definition_id: OPENAI_USER.into(),
+            principal_id: "other".into(),
+            principal_type: None,
+            description: Some(assignment_marker("other")),
+        });
     // a manifest whose name merely starts with ours does not make its assignments ours
-    o2.assignments.get_mut(&scope).unwrap().push(ObservedAssignment {
-        id: "x/prefix-manifest".into(), name: "n3".into(), scope: scope.clone(), role_definition_id: OPENAI_USER.into(),
-        principal_id: "prefixed".into(), principal_type: None, description: Some(assignment_marker("m-2")),
-    });
+    o2.assignments
+        .get_mut(&scope)
+        .unwrap()
+        .push(ObservedAssignment {
+            id: "x/prefix-manifest".into(),
+            name: "n3".into(),
+            scope: scope.clone(),
+            role_definition_id: OPENAI_USER.into(),
+            principal_id: "prefixed".into(),
+            principal_type: None,
+            description: Some(assignment_marker("m-2")),
+        });
     // drop u1 from the manifest: its owned assignment is now surplus
     d.assignments.retain(|a| a.principal.id() != Some("u1"));
     d.prune = false;
-    assert!(plan(&d, &o2).actions.is_empty(), "prune off deletes nothing");
+    assert!(
+        plan(&d, &o2).actions.is_empty(),
+        "prune off deletes nothing"
+    );
     d.prune = true;
     let p = plan(&d, &o2);
     assert_eq!(p.actions.len(), 1, "{:#?}", p.actions);
     match &p.actions[0].kind {
-        ActionKind::DeleteRoleAssignment { assignment } => assert_eq!(assignment.principal_id, "u1"),
+        ActionKind::DeleteRoleAssignment { assignment } => {
+            assert_eq!(assignment.principal_id, "u1")
+        }
         k => panic!("{k:?}"),
     }
 }
@@ -256,7 +367,10 @@ fn changed_subdomain_is_an_error_never_a_replacement() {
     assert_eq!(p.errors.len(), 1);
     assert_eq!(p.errors[0].code, "immutable-subdomain");
     assert!(!p.actions.iter().any(|a| a.kind.is_destructive()));
-    assert!(!p.actions.iter().any(|a| matches!(a.kind, ActionKind::CreateAccount { .. } | ActionKind::UpdateAccount { .. })));
+    assert!(!p.actions.iter().any(|a| matches!(
+        a.kind,
+        ActionKind::CreateAccount { .. } | ActionKind::UpdateAccount { .. }
+    )));
 }
 
 #[test]
@@ -273,8 +387,19 @@ fn soft_deleted_account_follows_the_manifest() {
         d.assignments.clear();
         d.vm_identities.clear();
         let mut o = Observed::default();
-        o.resource_groups.insert("rg".into(), Some(ObservedRg { location: "eastus".into(), tags: tags("m") }));
-        o.accounts.insert("rg/oai".into(), ObservedAccount::SoftDeleted { location: "eastus".into() });
+        o.resource_groups.insert(
+            "rg".into(),
+            Some(ObservedRg {
+                location: "eastus".into(),
+                tags: tags("m"),
+            }),
+        );
+        o.accounts.insert(
+            "rg/oai".into(),
+            ObservedAccount::SoftDeleted {
+                location: "eastus".into(),
+            },
+        );
         let p = plan(&d, &o);
         let got: Vec<&str> = p.actions.iter().map(|a| a.kind.symbol()).collect();
         assert_eq!(got, symbols, "{policy:?}");
@@ -287,7 +412,13 @@ fn taken_subdomain_is_reported_before_anything_is_created() {
     let mut d = desired();
     d.assignments.clear();
     let mut o = empty_world();
-    o.accounts.insert("rg/oai".into(), ObservedAccount::Missing { subdomain_available: false, reason: Some("taken".into()) });
+    o.accounts.insert(
+        "rg/oai".into(),
+        ObservedAccount::Missing {
+            subdomain_available: false,
+            reason: Some("taken".into()),
+        },
+    );
     let p = plan(&d, &o);
     assert_eq!(p.errors[0].code, "subdomain-taken");
 }
@@ -301,7 +432,14 @@ fn drift_in_account_properties_is_an_update_with_a_diff() {
     }
     let p = plan(&d, &o);
     assert_eq!(p.actions.len(), 1);
-    assert_eq!(p.actions[0].changes, vec![FieldChange { field: "properties.disableLocalAuth".into(), from: Some("false".into()), to: Some("true".into()) }]);
+    assert_eq!(
+        p.actions[0].changes,
+        vec![FieldChange {
+            field: "properties.disableLocalAuth".into(),
+            from: Some("false".into()),
+            to: Some("true".into())
+        }]
+    );
 }
 
 #[test]
@@ -327,55 +465,117 @@ fn human_render_has_symbols_and_summary() {
     let p = plan(&desired(), &empty_world());
     let s = render_human(&p, RenderOptions { color: false });
     assert!(s.contains("+ create resource group"), "{s}");
-    assert!(s.contains("Plan: 5 to add, 1 to change, 0 to destroy"), "{s}");
+    assert!(
+        s.contains("Plan: 5 to add, 1 to change, 0 to destroy"),
+        "{s}"
+    );
     assert!(!s.contains('\u{1b}'), "no ANSI codes without colour");
 }
 
 // ---- property: plan → simulate → plan is empty, for generated manifests and states ----
 
 fn arb_state() -> impl Strategy<Value = (Desired, Observed)> {
-    (1usize..4, 0usize..5, 0usize..3, any::<bool>(), prop::collection::vec(any::<u8>(), 12)).prop_map(|(n_acc, n_users, n_vms, prune, noise)| {
-        let mut d = desired();
-        d.prune = prune;
-        d.accounts = (0..n_acc).map(|i| account(&format!("oai{i}"), &format!("sub{i}"))).collect();
-        d.vm_identities = (0..n_vms).map(|i| VmRef { resource_group: "rg-ci".into(), name: format!("vm{i}") }).collect();
-        d.assignments.clear();
-        for (i, acc) in d.accounts.iter().enumerate() {
-            for u in 0..n_users {
-                if noise[(i + u) % noise.len()] % 3 != 0 {
-                    d.assignments.push(AssignmentSpec { scope: acc.id(SUB), role_definition_id: OPENAI_USER.into(), role_name: "r".into(), principal: user(&format!("u{u}")), description: None });
+    (
+        1usize..4,
+        0usize..5,
+        0usize..3,
+        any::<bool>(),
+        prop::collection::vec(any::<u8>(), 12),
+    )
+        .prop_map(|(n_acc, n_users, n_vms, prune, noise)| {
+            let mut d = desired();
+            d.prune = prune;
+            d.accounts = (0..n_acc)
+                .map(|i| account(&format!("oai{i}"), &format!("sub{i}")))
+                .collect();
+            d.vm_identities = (0..n_vms)
+                .map(|i| VmRef {
+                    resource_group: "rg-ci".into(),
+                    name: format!("vm{i}"),
+                })
+                .collect();
+            d.assignments.clear();
+            for (i, acc) in d.accounts.iter().enumerate() {
+                for u in 0..n_users {
+                    if noise[(i + u) % noise.len()] % 3 != 0 {
+                        d.assignments.push(AssignmentSpec {
+                            scope: acc.id(SUB),
+                            role_definition_id: OPENAI_USER.into(),
+                            role_name: "r".into(),
+                            principal: user(&format!("u{u}")),
+                            description: None,
+                        });
+                    }
+                }
+                for v in &d.vm_identities {
+                    d.assignments.push(AssignmentSpec {
+                        scope: acc.id(SUB),
+                        role_definition_id: OPENAI_USER.into(),
+                        role_name: "r".into(),
+                        principal: PrincipalTarget::VmIdentity { vm: v.clone() },
+                        description: None,
+                    });
                 }
             }
-            for v in &d.vm_identities {
-                d.assignments.push(AssignmentSpec { scope: acc.id(SUB), role_definition_id: OPENAI_USER.into(), role_name: "r".into(), principal: PrincipalTarget::VmIdentity { vm: v.clone() }, description: None });
+            let mut o = Observed::default();
+            for (i, v) in d.vm_identities.iter().enumerate() {
+                let has = noise[i] % 2 == 0;
+                o.vms.insert(
+                    v.key(),
+                    Some(ObservedVm {
+                        os: "Linux".into(),
+                        location: "eastus".into(),
+                        system_principal_id: has.then(|| format!("pre-{i}")),
+                        user_assigned: vec![],
+                    }),
+                );
             }
-        }
-        let mut o = Observed::default();
-        for (i, v) in d.vm_identities.iter().enumerate() {
-            let has = noise[i] % 2 == 0;
-            o.vms.insert(v.key(), Some(ObservedVm { os: "Linux".into(), location: "eastus".into(), system_principal_id: has.then(|| format!("pre-{i}")), user_assigned: vec![] }));
-        }
-        // some pre-existing state: the RG, and possibly an account with drift
-        if noise[5] % 2 == 0 {
-            o.resource_groups.insert("rg".into(), Some(ObservedRg { location: "eastus".into(), tags: BTreeMap::new() }));
-        }
-        if noise[6] % 2 == 0 {
-            let acc = &d.accounts[0];
-            o.accounts.insert(key(&acc.resource_group, &acc.name), ObservedAccount::Live(LiveAccount {
-                kind: "OpenAI".into(), sku: "S0".into(), location: "eastus".into(), custom_subdomain: Some(acc.custom_subdomain.clone()),
-                disable_local_auth: noise[7] % 2 == 0, public_network_access: None, endpoint: None, provisioning_state: "Succeeded".into(),
-                tags: BTreeMap::new(), deployments: BTreeMap::new(),
-            }));
-        }
-        // stale owned assignment (pruned only when prune is on)
-        if noise[8] % 2 == 0 {
-            let scope = d.accounts[0].id(SUB);
-            o.assignments.entry(scope.to_ascii_lowercase()).or_default().push(ObservedAssignment {
-                id: "stale".into(), name: "stale".into(), scope, role_definition_id: OPENAI_USER.into(), principal_id: "gone".into(), principal_type: None, description: Some(assignment_marker("m")),
-            });
-        }
-        (d, o)
-    })
+            // some pre-existing state: the RG, and possibly an account with drift
+            if noise[5] % 2 == 0 {
+                o.resource_groups.insert(
+                    "rg".into(),
+                    Some(ObservedRg {
+                        location: "eastus".into(),
+                        tags: BTreeMap::new(),
+                    }),
+                );
+            }
+            if noise[6] % 2 == 0 {
+                let acc = &d.accounts[0];
+                o.accounts.insert(
+                    key(&acc.resource_group, &acc.name),
+                    ObservedAccount::Live(LiveAccount {
+                        kind: "OpenAI".into(),
+                        sku: "S0".into(),
+                        location: "eastus".into(),
+                        custom_subdomain: Some(acc.custom_subdomain.clone()),
+                        disable_local_auth: noise[7] % 2 == 0,
+                        public_network_access: None,
+                        endpoint: None,
+                        provisioning_state: "Succeeded".into(),
+                        tags: BTreeMap::new(),
+                        deployments: BTreeMap::new(),
+                    }),
+                );
+            }
+            // stale owned assignment (pruned only when prune is on)
+            if noise[8] % 2 == 0 {
+                let scope = d.accounts[0].id(SUB);
+                o.assignments
+                    .entry(scope.to_ascii_lowercase())
+                    .or_default()
+                    .push(ObservedAssignment {
+                        id: "stale".into(),
+                        name: "stale".into(),
+                        scope,
+                        role_definition_id: OPENAI_USER.into(),
+                        principal_id: "gone".into(),
+                        principal_type: None,
+                        description: Some(assignment_marker("m")),
+                    });
+            }
+            (d, o)
+        })
 }
 
 proptest! {

@@ -32,7 +32,11 @@ pub struct VerifySettings {
 
 /// Outcome for one (principal, account).
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "result", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "result",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ProbeOutcome {
     /// A completion call as that principal succeeded.
     Verified {
@@ -80,7 +84,12 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// True when nothing failed (not-probed principals don't fail verification).
     pub fn succeeded(&self) -> bool {
-        self.rows.iter().all(|r| !matches!(r.outcome, ProbeOutcome::Failed { .. } | ProbeOutcome::NotAssigned))
+        self.rows.iter().all(|r| {
+            !matches!(
+                r.outcome,
+                ProbeOutcome::Failed { .. } | ProbeOutcome::NotAssigned
+            )
+        })
     }
 }
 
@@ -103,11 +112,18 @@ pub async fn verify(
     let start = Instant::now();
     let mut plans: Vec<AccountProbe> = Vec::new();
     for acc in &desired.accounts {
-        let deployment = match settings.deployment.clone().or_else(|| acc.deployments.first().map(|d| d.name.clone())) {
+        let deployment = match settings
+            .deployment
+            .clone()
+            .or_else(|| acc.deployments.first().map(|d| d.name.clone()))
+        {
             Some(d) => d,
             None => continue,
         };
-        let live = session.arm.get_account(&acc.resource_group, &acc.name).await?;
+        let live = session
+            .arm
+            .get_account(&acc.resource_group, &acc.name)
+            .await?;
         let endpoint = match live.and_then(|l| l.endpoint) {
             Some(e) => e,
             None => {
@@ -119,7 +135,11 @@ pub async fn verify(
                 ))
             }
         };
-        let resource = session.cloud.cognitive_scope.trim_end_matches("/.default").to_string();
+        let resource = session
+            .cloud
+            .cognitive_scope
+            .trim_end_matches("/.default")
+            .to_string();
         let acc_id = acc.id(&desired.subscription).to_ascii_lowercase();
         let rg = rg_id(&desired.subscription, &acc.resource_group).to_ascii_lowercase();
         let sub = format!("/subscriptions/{}", desired.subscription).to_ascii_lowercase();
@@ -127,12 +147,21 @@ pub async fn verify(
         for a in &desired.assignments {
             let s = a.scope.trim_end_matches('/').to_ascii_lowercase();
             if s == acc_id || s == rg || s == sub {
-                principals.entry(a.principal.clone()).or_default().push(a.role_name.clone());
+                principals
+                    .entry(a.principal.clone())
+                    .or_default()
+                    .push(a.role_name.clone());
             }
         }
         plans.push(AccountProbe {
             account: acc.clone(),
-            target: ProbeTarget { endpoint, deployment, api: settings.api.clone(), api_version: settings.api_version.clone(), resource },
+            target: ProbeTarget {
+                endpoint,
+                deployment,
+                api: settings.api.clone(),
+                api_version: settings.api_version.clone(),
+                resource,
+            },
             principals,
         });
     }
@@ -142,7 +171,11 @@ pub async fn verify(
 
     let mut tasks = Vec::new();
     for p in &plans {
-        let fresh = fresh_deployments.contains(&format!("{}/{}", key(&p.account.resource_group, &p.account.name), p.target.deployment.to_ascii_lowercase()));
+        let fresh = fresh_deployments.contains(&format!(
+            "{}/{}",
+            key(&p.account.resource_group, &p.account.name),
+            p.target.deployment.to_ascii_lowercase()
+        ));
         for (principal, roles) in &p.principals {
             let row_base = (principal.display(), p.account.name.clone(), roles.clone());
             let reporter = reporter.clone();
@@ -193,12 +226,25 @@ fn state_name(o: &ProbeOutcome) -> &'static str {
     }
 }
 
-async fn evidence(session: &Session, desired: &Desired, account: &AccountSpec, principal_id: &str) -> ProbeOutcome {
-    let scopes = [account.id(&desired.subscription), rg_id(&desired.subscription, &account.resource_group)];
+async fn evidence(
+    session: &Session,
+    desired: &Desired,
+    account: &AccountSpec,
+    principal_id: &str,
+) -> ProbeOutcome {
+    let scopes = [
+        account.id(&desired.subscription),
+        rg_id(&desired.subscription, &account.resource_group),
+    ];
     for s in scopes {
         if let Ok(list) = session.arm.list_assignments_at(&s).await {
-            if let Some(a) = list.iter().find(|a| a.principal_id.eq_ignore_ascii_case(principal_id)) {
-                return ProbeOutcome::AssignedNotProbed { assignment_id: a.id.clone() };
+            if let Some(a) = list
+                .iter()
+                .find(|a| a.principal_id.eq_ignore_ascii_case(principal_id))
+            {
+                return ProbeOutcome::AssignedNotProbed {
+                    assignment_id: a.id.clone(),
+                };
             }
         }
     }
@@ -225,11 +271,24 @@ async fn probe_self(
         let state = format!("{verdict:?}");
         if state != last_state {
             reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": verdict.state_name(), "detail": verdict.detail(), "elapsedMs": start.elapsed().as_millis()}));
-            reporter.update(key, &format!("{} → {}: {} ({})", row.0, row.1, verdict.state_name(), verdict.detail()));
+            reporter.update(
+                key,
+                &format!(
+                    "{} → {}: {} ({})",
+                    row.0,
+                    row.1,
+                    verdict.state_name(),
+                    verdict.detail()
+                ),
+            );
             last_state = state;
         }
         let wait = match verdict {
-            Verdict::Verified => return ProbeOutcome::Verified { time_to_access_secs: start.elapsed().as_secs_f64() },
+            Verdict::Verified => {
+                return ProbeOutcome::Verified {
+                    time_to_access_secs: start.elapsed().as_secs_f64(),
+                }
+            }
             Verdict::Propagating { .. } => {
                 if last_refresh.elapsed() > Duration::from_secs(60) {
                     let _ = session.credential.credential.clear_cache().await;
@@ -237,14 +296,23 @@ async fn probe_self(
                 }
                 probe::next_delay(&mut delay)
             }
-            Verdict::DeploymentNotFound if deployment_fresh && start.elapsed() < Duration::from_secs(300) => probe::next_delay(&mut delay),
+            Verdict::DeploymentNotFound
+                if deployment_fresh && start.elapsed() < Duration::from_secs(300) =>
+            {
+                probe::next_delay(&mut delay)
+            }
             Verdict::Throttled { retry_after } => retry_after,
             Verdict::Transient { .. } => probe::next_delay(&mut delay),
             Verdict::TokenExpired => {
                 let _ = session.credential.credential.clear_cache().await;
                 Duration::from_millis(0)
             }
-            other => return ProbeOutcome::Failed { code: other.code(), message: other.explain() },
+            other => {
+                return ProbeOutcome::Failed {
+                    code: other.code(),
+                    message: other.explain(),
+                }
+            }
         };
         if Instant::now() + wait > deadline {
             return ProbeOutcome::Failed {
@@ -272,18 +340,40 @@ async fn probe_vm(
     let remaining = settings.timeout.saturating_sub(start.elapsed());
     let os = match session.arm.get_vm(&vm.resource_group, &vm.name).await {
         Ok(Some(v)) => v.os,
-        Ok(None) => return ProbeOutcome::Failed { code: "VmNotFound".into(), message: format!("VM {} not found", vm.name) },
-        Err(e) => return ProbeOutcome::Failed { code: e.code.clone(), message: e.message.clone() },
+        Ok(None) => {
+            return ProbeOutcome::Failed {
+                code: "VmNotFound".into(),
+                message: format!("VM {} not found", vm.name),
+            }
+        }
+        Err(e) => {
+            return ProbeOutcome::Failed {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            }
+        }
     };
     let (command, script) = if os.eq_ignore_ascii_case("windows") {
-        ("RunPowerShellScript", vm_script::windows_script(target, remaining))
+        (
+            "RunPowerShellScript",
+            vm_script::windows_script(target, remaining),
+        )
     } else {
         ("RunShellScript", vm_script::linux_script(target, remaining))
     };
     reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": "propagating", "detail": "Run Command started", "elapsedMs": start.elapsed().as_millis()}));
-    let out = match session.arm.run_command(vm, command, script, remaining + Duration::from_secs(300)).await {
+    let out = match session
+        .arm
+        .run_command(vm, command, script, remaining + Duration::from_secs(300))
+        .await
+    {
         Ok(o) => o,
-        Err(e) => return ProbeOutcome::Failed { code: e.code.clone(), message: format!("Run Command failed: {}", e.message) },
+        Err(e) => {
+            return ProbeOutcome::Failed {
+                code: e.code.clone(),
+                message: format!("Run Command failed: {}", e.message),
+            }
+        }
     };
     match vm_script::parse_output(&out.stdout) {
         VmProbeResult::Verified { .. } => ProbeOutcome::Verified { time_to_access_secs: start.elapsed().as_secs_f64() },

@@ -83,7 +83,13 @@ impl Verdict {
             Verdict::WrongAudience => "InvalidTokenAudience".into(),
             Verdict::LocalAuth { code } => code.clone(),
             Verdict::Unreachable { .. } => "EndpointUnreachable".into(),
-            Verdict::Other { code, status, .. } => if code.is_empty() { format!("HTTP{status}") } else { code.clone() },
+            Verdict::Other { code, status, .. } => {
+                if code.is_empty() {
+                    format!("HTTP{status}")
+                } else {
+                    code.clone()
+                }
+            }
             Verdict::Propagating { code } => code.clone(),
             Verdict::Throttled { .. } => "TooManyRequests".into(),
             Verdict::Transient { .. } => "Transient".into(),
@@ -118,24 +124,53 @@ pub fn explain_code(code: &str, status: &str) -> String {
 pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> Verdict {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let code = v["error"]["code"].as_str().unwrap_or_default().to_string();
-    let message = v["error"]["message"].as_str().or(v["message"].as_str()).unwrap_or_default().to_string();
+    let message = v["error"]["message"]
+        .as_str()
+        .or(v["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
     match status {
         200..=299 => Verdict::Verified,
-        401 | 403 if code == "PermissionDenied" || message.contains("lacks the required data action") => Verdict::Propagating { code: "PermissionDenied".into() },
-        401 if v.get("statusCode").is_some() && message.contains("expired") && !message.contains("audience") => Verdict::TokenExpired,
+        401 | 403
+            if code == "PermissionDenied" || message.contains("lacks the required data action") =>
+        {
+            Verdict::Propagating {
+                code: "PermissionDenied".into(),
+            }
+        }
+        401 if v.get("statusCode").is_some()
+            && message.contains("expired")
+            && !message.contains("audience") =>
+        {
+            Verdict::TokenExpired
+        }
         401 if v.get("statusCode").is_some() => Verdict::WrongAudience,
         403 if code == "AuthenticationTypeDisabled" => Verdict::LocalAuth { code },
-        401 if code == "401" => Verdict::LocalAuth { code: "InvalidSubscriptionKey".into() },
+        401 if code == "401" => Verdict::LocalAuth {
+            code: "InvalidSubscriptionKey".into(),
+        },
         404 if code == "DeploymentNotFound" => Verdict::DeploymentNotFound,
-        429 => Verdict::Throttled { retry_after: retry_after(headers).unwrap_or(Duration::from_secs(1)) },
-        500..=599 => Verdict::Transient { detail: format!("HTTP {status} {code}") },
-        _ => Verdict::Other { status, code, message },
+        429 => Verdict::Throttled {
+            retry_after: retry_after(headers).unwrap_or(Duration::from_secs(1)),
+        },
+        500..=599 => Verdict::Transient {
+            detail: format!("HTTP {status} {code}"),
+        },
+        _ => Verdict::Other {
+            status,
+            code,
+            message,
+        },
     }
 }
 
 /// `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after` (seconds).
 pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).and_then(|s| s.trim().parse::<f64>().ok());
+    let get = |n: &str| {
+        h.get(n)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    };
     get("retry-after-ms")
         .or_else(|| get("x-ms-retry-after-ms"))
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
@@ -152,9 +187,20 @@ pub fn next_delay(delay: &mut Duration) -> Duration {
 
 /// One probe call as keyless itself.
 pub async fn call_once(session: &Session, target: &ProbeTarget) -> Verdict {
-    let token = match session.credential.credential.get_token(&[&session.cloud.cognitive_scope]).await {
+    let token = match session
+        .credential
+        .credential
+        .get_token(&[&session.cloud.cognitive_scope])
+        .await
+    {
         Ok(t) => t,
-        Err(e) => return Verdict::Other { status: 0, code: "CredentialUnavailable".into(), message: crate::azure::error::redact(&e.to_string()) },
+        Err(e) => {
+            return Verdict::Other {
+                status: 0,
+                code: "CredentialUnavailable".into(),
+                message: crate::azure::error::redact(&e.to_string()),
+            }
+        }
     };
     let req = match session
         .transport
@@ -166,7 +212,13 @@ pub async fn call_once(session: &Session, target: &ProbeTarget) -> Verdict {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return Verdict::Other { status: 0, code: "InvalidUrl".into(), message: e.to_string() },
+        Err(e) => {
+            return Verdict::Other {
+                status: 0,
+                code: "InvalidUrl".into(),
+                message: e.to_string(),
+            }
+        }
     };
     match session.transport.send_raw(req).await {
         Ok(rsp) => {
@@ -175,16 +227,31 @@ pub async fn call_once(session: &Session, target: &ProbeTarget) -> Verdict {
             let body = rsp.bytes().await.unwrap_or_default();
             classify(status, &headers, &body)
         }
-        Err(crate::azure::transport::TransportError::Http(e)) if e.is_timeout() => Verdict::Transient { detail: "timeout".into() },
-        Err(crate::azure::transport::TransportError::Http(e)) if e.is_connect() => {
-            let msg = format!("{e:?}");
-            if msg.contains("dns") || msg.contains("certificate") || msg.contains("Tls") || msg.contains("tls") || msg.contains("refused") {
-                Verdict::Unreachable { detail: crate::azure::error::redact(&e.to_string()) }
-            } else {
-                Verdict::Transient { detail: "connection failed".into() }
+        Err(crate::azure::transport::TransportError::Http(e)) if e.is_timeout() => {
+            Verdict::Transient {
+                detail: "timeout".into(),
             }
         }
-        Err(e) => Verdict::Transient { detail: crate::azure::error::redact(&e.to_string()) },
+        Err(crate::azure::transport::TransportError::Http(e)) if e.is_connect() => {
+            let msg = format!("{e:?}");
+            if msg.contains("dns")
+                || msg.contains("certificate")
+                || msg.contains("Tls")
+                || msg.contains("tls")
+                || msg.contains("refused")
+            {
+                Verdict::Unreachable {
+                    detail: crate::azure::error::redact(&e.to_string()),
+                }
+            } else {
+                Verdict::Transient {
+                    detail: "connection failed".into(),
+                }
+            }
+        }
+        Err(e) => Verdict::Transient {
+            detail: crate::azure::error::redact(&e.to_string()),
+        },
     }
 }
 
@@ -213,10 +280,23 @@ mod tests {
         assert!(matches!(classify(403, &e, dis), Verdict::LocalAuth { .. }));
         let nf = br#"{"error":{"code":"DeploymentNotFound","message":"The API deployment for this resource does not exist."}}"#;
         assert_eq!(classify(404, &e, nf), Verdict::DeploymentNotFound);
-        assert_eq!(classify(429, &h(&[("retry-after", "3")]), b"{}"), Verdict::Throttled { retry_after: Duration::from_secs(3) });
-        assert_eq!(classify(429, &h(&[("retry-after-ms", "250")]), b"{}"), Verdict::Throttled { retry_after: Duration::from_millis(250) });
+        assert_eq!(
+            classify(429, &h(&[("retry-after", "3")]), b"{}"),
+            Verdict::Throttled {
+                retry_after: Duration::from_secs(3)
+            }
+        );
+        assert_eq!(
+            classify(429, &h(&[("retry-after-ms", "250")]), b"{}"),
+            Verdict::Throttled {
+                retry_after: Duration::from_millis(250)
+            }
+        );
         assert!(matches!(classify(503, &e, b""), Verdict::Transient { .. }));
-        assert!(matches!(classify(400, &e, b"{}"), Verdict::Other { status: 400, .. }));
+        assert!(matches!(
+            classify(400, &e, b"{}"),
+            Verdict::Other { status: 400, .. }
+        ));
     }
 
     #[test]

@@ -27,8 +27,18 @@ pub struct ProbeTarget {
 impl ProbeTarget {
     /// The URL of the probe call.
     pub fn url(&self) -> String {
-        let path = if self.api == "completions" { "completions" } else { "chat/completions" };
-        format!("{}openai/deployments/{}/{}?api-version={}", ensure_slash(&self.endpoint), self.deployment, path, self.api_version)
+        let path = if self.api == "completions" {
+            "completions"
+        } else {
+            "chat/completions"
+        };
+        format!(
+            "{}openai/deployments/{}/{}?api-version={}",
+            ensure_slash(&self.endpoint),
+            self.deployment,
+            path,
+            self.api_version
+        )
     }
     /// The smallest request body that exercises the data action.
     pub fn body(&self) -> &'static str {
@@ -41,7 +51,11 @@ impl ProbeTarget {
 }
 
 fn ensure_slash(s: &str) -> String {
-    if s.ends_with('/') { s.to_string() } else { format!("{s}/") }
+    if s.ends_with('/') {
+        s.to_string()
+    } else {
+        format!("{s}/")
+    }
 }
 
 fn sh_quote(s: &str) -> String {
@@ -173,17 +187,30 @@ pub enum VmProbeResult {
 
 /// Parses the script's output (only `KEYLESS_RESULT` matters; it is always the last line).
 pub fn parse_output(stdout: &str) -> VmProbeResult {
-    let Some(line) = stdout.lines().rev().find(|l| l.starts_with("KEYLESS_RESULT ")) else {
+    let Some(line) = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("KEYLESS_RESULT "))
+    else {
         return VmProbeResult::NoResult;
     };
     let mut words = line.split_whitespace().skip(1);
     let kind = words.next().unwrap_or_default();
-    let kv: std::collections::HashMap<&str, &str> = words.filter_map(|w| w.split_once('=')).collect();
+    let kv: std::collections::HashMap<&str, &str> =
+        words.filter_map(|w| w.split_once('=')).collect();
     let get = |k: &str| kv.get(k).copied().unwrap_or_default().to_string();
     match kind {
-        "verified" => VmProbeResult::Verified { elapsed_secs: get("elapsed").parse().unwrap_or(0) },
-        "failed" => VmProbeResult::Failed { status: get("status"), code: get("code") },
-        "timeout" => VmProbeResult::Timeout { status: get("status"), code: get("code") },
+        "verified" => VmProbeResult::Verified {
+            elapsed_secs: get("elapsed").parse().unwrap_or(0),
+        },
+        "failed" => VmProbeResult::Failed {
+            status: get("status"),
+            code: get("code"),
+        },
+        "timeout" => VmProbeResult::Timeout {
+            status: get("status"),
+            code: get("code"),
+        },
         _ => VmProbeResult::NoResult,
     }
 }
@@ -208,7 +235,10 @@ mod tests {
         let mut t = target();
         t.api = "completions".into();
         t.endpoint = "https://127.0.0.1:1/aoai/x".into();
-        assert_eq!(t.url(), "https://127.0.0.1:1/aoai/x/openai/deployments/chat/completions?api-version=2024-10-21");
+        assert_eq!(
+            t.url(),
+            "https://127.0.0.1:1/aoai/x/openai/deployments/chat/completions?api-version=2024-10-21"
+        );
     }
 
     #[test]
@@ -226,8 +256,17 @@ mod tests {
     #[test]
     fn output_is_parsed_from_the_last_result_line() {
         let out = "KEYLESS_PROBE attempt=1 elapsed=0 status=401 code=PermissionDenied\nKEYLESS_RESULT verified elapsed=42 attempts=20\n";
-        assert_eq!(parse_output(out), VmProbeResult::Verified { elapsed_secs: 42 });
-        assert_eq!(parse_output("KEYLESS_RESULT failed status=404 code=DeploymentNotFound elapsed=1"), VmProbeResult::Failed { status: "404".into(), code: "DeploymentNotFound".into() });
+        assert_eq!(
+            parse_output(out),
+            VmProbeResult::Verified { elapsed_secs: 42 }
+        );
+        assert_eq!(
+            parse_output("KEYLESS_RESULT failed status=404 code=DeploymentNotFound elapsed=1"),
+            VmProbeResult::Failed {
+                status: "404".into(),
+                code: "DeploymentNotFound".into()
+            }
+        );
         assert_eq!(parse_output("garbage"), VmProbeResult::NoResult);
     }
 

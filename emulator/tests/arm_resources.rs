@@ -11,17 +11,51 @@ use serde_json::json;
 async fn authentication_and_api_versions() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(&emu, "", "GET", &format!("{}?api-version=2021-04-01", rg_path("rg-ci")), None).await;
+    let r = send(
+        &emu,
+        "",
+        "GET",
+        &format!("{}?api-version=2021-04-01", rg_path("rg-ci")),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.code()), (401, "AuthenticationFailed"));
     let r = send(&emu, &tok, "GET", &rg_path("rg-ci"), None).await;
     assert_eq!((r.status, r.code()), (400, "MissingApiVersionParameter"));
-    assert_eq!(r.message(), "The api-version query parameter (?api-version=) is required for all requests.");
-    let r = send(&emu, &tok, "GET", &format!("{}?api-version=1999-01-01", rg_path("rg-ci")), None).await;
+    assert_eq!(
+        r.message(),
+        "The api-version query parameter (?api-version=) is required for all requests."
+    );
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!("{}?api-version=1999-01-01", rg_path("rg-ci")),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.code()), (400, "InvalidApiVersionParameter"));
-    let r = send(&emu, &tok, "GET", &format!("{}?api-version=2099-01-01", account_path("rg-conf", "oai-conf")), None).await;
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!(
+            "{}?api-version=2099-01-01",
+            account_path("rg-conf", "oai-conf")
+        ),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.code()), (400, "NoRegisteredProviderFound"));
     for v in ["2021-04-01", "2024-11-01"] {
-        let r = send(&emu, &tok, "GET", &format!("{}?api-version={v}", rg_path("rg-ci")), None).await;
+        let r = send(
+            &emu,
+            &tok,
+            "GET",
+            &format!("{}?api-version={v}", rg_path("rg-ci")),
+            None,
+        )
+        .await;
         assert_eq!(r.status, 200, "{v}");
     }
 }
@@ -30,11 +64,25 @@ async fn authentication_and_api_versions() {
 async fn reader_is_refused_writes_even_on_missing_scopes() {
     let emu = start_arm().await;
     let reader = token_for(&emu, READER_APP, "r", ARM_SCOPE).await;
-    let r = send(&emu, &reader, "GET", &format!("{}?api-version=2021-04-01", rg_path("rg-ci")), None).await;
+    let r = send(
+        &emu,
+        &reader,
+        "GET",
+        &format!("{}?api-version=2021-04-01", rg_path("rg-ci")),
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     for rg in ["rg-ci", "rg-nope"] {
         let path = format!("/subscriptions/{SUB}/resourcegroups/{rg}");
-        let r = send(&emu, &reader, "PUT", &format!("{path}?api-version=2021-04-01"), Some(json!({"location": "eastus"}))).await;
+        let r = send(
+            &emu,
+            &reader,
+            "PUT",
+            &format!("{path}?api-version=2021-04-01"),
+            Some(json!({"location": "eastus"})),
+        )
+        .await;
         assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
         assert_eq!(
             r.message(),
@@ -47,13 +95,39 @@ async fn reader_is_refused_writes_even_on_missing_scopes() {
 async fn subscriptions() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(&emu, &tok, "GET", "/subscriptions?api-version=2022-12-01", None).await;
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        "/subscriptions?api-version=2022-12-01",
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["value"][0]["subscriptionId"], SUB);
     assert_eq!(r.body["value"][0]["state"], "Enabled");
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}?api-version=2022-12-01"), None).await;
-    assert_eq!((r.status, r.body["displayName"].as_str()), (200, Some("Dev")));
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices?api-version=2021-04-01"), None).await;
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/subscriptions/{SUB}?api-version=2022-12-01"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["displayName"].as_str()),
+        (200, Some("Dev"))
+    );
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!(
+            "/subscriptions/{SUB}/providers/Microsoft.CognitiveServices?api-version=2021-04-01"
+        ),
+        None,
+    )
+    .await;
     assert_eq!(r.body["registrationState"], "Registered");
 }
 
@@ -62,19 +136,58 @@ async fn resource_group_lifecycle() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
     let path = format!("/subscriptions/{SUB}/resourcegroups/rg-new?api-version=2021-04-01");
-    let r = send(&emu, &tok, "PUT", &path, Some(json!({"location": "West Europe", "tags": {"a": "b"}}))).await;
+    let r = send(
+        &emu,
+        &tok,
+        "PUT",
+        &path,
+        Some(json!({"location": "West Europe", "tags": {"a": "b"}})),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.body["id"], format!("/subscriptions/{SUB}/resourceGroups/rg-new"));
+    assert_eq!(
+        r.body["id"],
+        format!("/subscriptions/{SUB}/resourceGroups/rg-new")
+    );
     assert_eq!(r.body["location"], "westeurope");
     assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
-    let r = send(&emu, &tok, "PUT", &path, Some(json!({"location": "westeurope"}))).await;
+    let r = send(
+        &emu,
+        &tok,
+        "PUT",
+        &path,
+        Some(json!({"location": "westeurope"})),
+    )
+    .await;
     assert_eq!(r.status, 200);
-    let r = send(&emu, &tok, "PATCH", &path, Some(json!({"tags": {"x": "y"}}))).await;
+    let r = send(
+        &emu,
+        &tok,
+        "PATCH",
+        &path,
+        Some(json!({"tags": {"x": "y"}})),
+    )
+    .await;
     assert_eq!(r.body["tags"], json!({"x": "y"}));
     assert_eq!(send(&emu, &tok, "HEAD", &path, None).await.status, 204);
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"), None).await;
-    let names: Vec<&str> = r.body["value"].as_array().unwrap().iter().filter_map(|v| v["name"].as_str()).collect();
-    assert!(names.contains(&"rg-new") && names.contains(&"rg-ci"), "{names:?}");
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!("/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"),
+        None,
+    )
+    .await;
+    let names: Vec<&str> = r.body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"rg-new") && names.contains(&"rg-ci"),
+        "{names:?}"
+    );
     // an account in it is soft-deleted with the group
     let acct = format!("{}?api-version=2024-10-01", account_path("rg-new", "in-rg"));
     let r = send(&emu, &tok, "PUT", &acct, Some(json!({"location": "westeurope", "kind": "OpenAI", "sku": {"name": "S0"}, "properties": {"customSubDomainName": "kl-in-rg"}}))).await;
@@ -105,6 +218,16 @@ async fn resource_group_lifecycle() {
 async fn unknown_resource_types() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(&emu, &tok, "GET", &format!("{}/providers/Microsoft.Web/sites/x?api-version=2021-04-01", rg_path("rg-ci")), None).await;
+    let r = send(
+        &emu,
+        &tok,
+        "GET",
+        &format!(
+            "{}/providers/Microsoft.Web/sites/x?api-version=2021-04-01",
+            rg_path("rg-ci")
+        ),
+        None,
+    )
+    .await;
     assert_eq!((r.status, r.code()), (404, "InvalidResourceType"));
 }

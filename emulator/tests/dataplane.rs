@@ -12,15 +12,33 @@ use serde_json::json;
 const API: &str = "api-version=2024-10-21";
 
 fn chat_url(emu: &keyless_emulator::RunningEmulator, sub: &str, dep: &str) -> String {
-    format!("{}/aoai/{sub}/openai/deployments/{dep}/chat/completions?{API}", emu.base_url())
+    format!(
+        "{}/aoai/{sub}/openai/deployments/{dep}/chat/completions?{API}",
+        emu.base_url()
+    )
 }
 
-async fn post(emu: &keyless_emulator::RunningEmulator, url: &str, auth: (&str, &str), body: serde_json::Value) -> R {
-    let r = client(emu).post(url).header(auth.0, auth.1).json(&body).send().await.expect("send");
+async fn post(
+    emu: &keyless_emulator::RunningEmulator,
+    url: &str,
+    auth: (&str, &str),
+    body: serde_json::Value,
+) -> R {
+    let r = client(emu)
+        .post(url)
+        .header(auth.0, auth.1)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let body = r.json().await.unwrap_or(serde_json::Value::Null);
-    R { status, body, headers }
+    R {
+        status,
+        body,
+        headers,
+    }
 }
 
 fn ping(max: u64) -> serde_json::Value {
@@ -32,25 +50,59 @@ async fn chat_and_completions_with_entra_token() {
     let emu = start_arm().await;
     let tok = token(&emu, OAI_SCOPE).await;
     let bearer = format!("Bearer {tok}");
-    let r = post(&emu, &chat_url(&emu, "keyless-conf", "chat"), ("authorization", &bearer), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-conf", "chat"),
+        ("authorization", &bearer),
+        ping(1),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["object"], "chat.completion");
     assert_eq!(r.body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(r.body["choices"][0]["message"]["content"].as_str().unwrap().split_whitespace().count(), 1);
+    assert_eq!(
+        r.body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .count(),
+        1
+    );
     assert_eq!(r.body["choices"][0]["finish_reason"], "length");
     let u = &r.body["usage"];
-    assert_eq!(u["total_tokens"].as_u64(), Some(u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap()));
-    for h in ["apim-request-id", "x-request-id", "x-ms-region", "x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"] {
+    assert_eq!(
+        u["total_tokens"].as_u64(),
+        Some(u["prompt_tokens"].as_u64().unwrap() + u["completion_tokens"].as_u64().unwrap())
+    );
+    for h in [
+        "apim-request-id",
+        "x-request-id",
+        "x-ms-region",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+    ] {
         assert!(!r.header(h).is_empty(), "{h}");
     }
-    let url = format!("{}/aoai/keyless-conf/openai/deployments/instruct/completions?{API}", emu.base_url());
-    let r = post(&emu, &url, ("authorization", &bearer), json!({"prompt": "tell me a joke", "max_tokens": 5})).await;
+    let url = format!(
+        "{}/aoai/keyless-conf/openai/deployments/instruct/completions?{API}",
+        emu.base_url()
+    );
+    let r = post(
+        &emu,
+        &url,
+        ("authorization", &bearer),
+        json!({"prompt": "tell me a joke", "max_tokens": 5}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["object"], "text_completion");
     assert!(r.body["choices"][0]["text"].is_string());
     // the host-name route works too
     let r = client(&emu)
-        .post(format!("{}/openai/deployments/chat/chat/completions?{API}", emu.base_url()))
+        .post(format!(
+            "{}/openai/deployments/chat/chat/completions?{API}",
+            emu.base_url()
+        ))
         .header("host", "keyless-conf.openai.azure.com")
         .header("authorization", &bearer)
         .json(&ping(2))
@@ -65,32 +117,111 @@ async fn authentication_failures() {
     let emu = start_arm().await;
     let tok = token(&emu, OAI_SCOPE).await;
     let bearer = format!("Bearer {tok}");
-    let keys = send(&emu, &owner(&emu).await, "POST", &format!("{}/listKeys?api-version=2024-10-01", account_path("rg-conf", "oai-conf")), None).await;
+    let keys = send(
+        &emu,
+        &owner(&emu).await,
+        "POST",
+        &format!(
+            "{}/listKeys?api-version=2024-10-01",
+            account_path("rg-conf", "oai-conf")
+        ),
+        None,
+    )
+    .await;
     let key = keys.body["key1"].as_str().unwrap().to_string();
-    let r = post(&emu, &chat_url(&emu, "keyless-conf", "chat"), ("api-key", &key), ping(1)).await;
-    assert_eq!((r.status, r.code(), r.message()), (403, "AuthenticationTypeDisabled", "Key based authentication is disabled for this resource."));
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-conf", "chat"),
+        ("api-key", &key),
+        ping(1),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.code(), r.message()),
+        (
+            403,
+            "AuthenticationTypeDisabled",
+            "Key based authentication is disabled for this resource."
+        )
+    );
     let arm = format!("Bearer {}", owner(&emu).await);
-    let r = post(&emu, &chat_url(&emu, "keyless-conf", "chat"), ("authorization", &arm), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-conf", "chat"),
+        ("authorization", &arm),
+        ping(1),
+    )
+    .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["statusCode"], 401);
-    assert!(r.body["message"].as_str().unwrap().contains("audience is incorrect"));
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("audience is incorrect"));
     // Owner has no data actions: the keys account has no OpenAI role for the caller
-    let r = post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("authorization", &bearer), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-keys", "small"),
+        ("authorization", &bearer),
+        ping(1),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (401, "PermissionDenied"));
     assert_eq!(r.message(), format!("The principal `{APP_OID}` lacks the required data action `Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action` to perform `POST /openai/deployments/{{deployment-id}}/chat/completions` operation."));
     // keys work where local auth is enabled; a wrong key does not
-    let keys = send(&emu, &owner(&emu).await, "POST", &format!("{}/listKeys?api-version=2024-10-01", account_path("rg-conf", "oai-keys")), None).await;
+    let keys = send(
+        &emu,
+        &owner(&emu).await,
+        "POST",
+        &format!(
+            "{}/listKeys?api-version=2024-10-01",
+            account_path("rg-conf", "oai-keys")
+        ),
+        None,
+    )
+    .await;
     let key2 = keys.body["key2"].as_str().unwrap().to_string();
-    assert_eq!(post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("api-key", &key2), ping(1)).await.status, 200);
-    let r = post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("api-key", "wrong"), ping(1)).await;
+    assert_eq!(
+        post(
+            &emu,
+            &chat_url(&emu, "keyless-keys", "small"),
+            ("api-key", &key2),
+            ping(1)
+        )
+        .await
+        .status,
+        200
+    );
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-keys", "small"),
+        ("api-key", "wrong"),
+        ping(1),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (401, "401"));
     // missing api-version, unknown deployment, wrong model API
-    let no_version = format!("{}/aoai/keyless-conf/openai/deployments/chat/chat/completions", emu.base_url());
+    let no_version = format!(
+        "{}/aoai/keyless-conf/openai/deployments/chat/chat/completions",
+        emu.base_url()
+    );
     let r = post(&emu, &no_version, ("authorization", &bearer), ping(1)).await;
     assert_eq!((r.status, r.code()), (404, "404"));
-    let r = post(&emu, &chat_url(&emu, "keyless-conf", "nope"), ("authorization", &bearer), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-conf", "nope"),
+        ("authorization", &bearer),
+        ping(1),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (404, "DeploymentNotFound"));
-    let r = post(&emu, &chat_url(&emu, "keyless-conf", "instruct"), ("authorization", &bearer), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-conf", "instruct"),
+        ("authorization", &bearer),
+        ping(1),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (400, "OperationNotSupported"));
 }
 
@@ -103,23 +234,65 @@ async fn data_role_propagates_then_works() {
     let r = send(&emu, &owner(&emu).await, "PUT", &format!("{scope}/providers/Microsoft.Authorization/roleAssignments/0f0f0f0f-0000-4000-8000-000000000001?api-version=2022-04-01"),
         Some(json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"), "principalId": APP_OID, "principalType": "ServicePrincipal"}}))).await;
     assert_eq!(r.status, 201);
-    assert_eq!(post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("authorization", &bearer), ping(1)).await.code(), "PermissionDenied");
+    assert_eq!(
+        post(
+            &emu,
+            &chat_url(&emu, "keyless-keys", "small"),
+            ("authorization", &bearer),
+            ping(1)
+        )
+        .await
+        .code(),
+        "PermissionDenied"
+    );
     emu.ctx().advance_clock(301.0);
     let bearer = format!("Bearer {}", token(&emu, OAI_SCOPE).await);
-    assert_eq!(post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("authorization", &bearer), ping(1)).await.status, 200);
+    assert_eq!(
+        post(
+            &emu,
+            &chat_url(&emu, "keyless-keys", "small"),
+            ("authorization", &bearer),
+            ping(1)
+        )
+        .await
+        .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn capacity_budget_gives_429_with_retry_after() {
     let emu = start_arm().await;
-    let keys = send(&emu, &owner(&emu).await, "POST", &format!("{}/listKeys?api-version=2024-10-01", account_path("rg-conf", "oai-keys")), None).await;
+    let keys = send(
+        &emu,
+        &owner(&emu).await,
+        "POST",
+        &format!(
+            "{}/listKeys?api-version=2024-10-01",
+            account_path("rg-conf", "oai-keys")
+        ),
+        None,
+    )
+    .await;
     let key = keys.body["key1"].as_str().unwrap().to_string();
     // capacity 1 → 6 requests per minute
     for i in 0..6 {
-        let r = post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("api-key", &key), ping(1)).await;
+        let r = post(
+            &emu,
+            &chat_url(&emu, "keyless-keys", "small"),
+            ("api-key", &key),
+            ping(1),
+        )
+        .await;
         assert_eq!(r.status, 200, "request {i}: {}", r.body);
     }
-    let r = post(&emu, &chat_url(&emu, "keyless-keys", "small"), ("api-key", &key), ping(1)).await;
+    let r = post(
+        &emu,
+        &chat_url(&emu, "keyless-keys", "small"),
+        ("api-key", &key),
+        ping(1),
+    )
+    .await;
     assert_eq!((r.status, r.code()), (429, "429"));
     let retry: u64 = r.header("retry-after").parse().unwrap();
     assert!((1..=60).contains(&retry));

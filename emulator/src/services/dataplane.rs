@@ -336,12 +336,7 @@ fn reply(max_tokens: Option<u64>) -> (String, &'static str, u32) {
     (text, reason, n as u32)
 }
 
-fn generate(
-    op: Op,
-    model: &str,
-    body: &Value,
-    now: f64,
-) -> Result<Generated, Resp> {
+fn generate(op: Op, model: &str, body: &Value, now: f64) -> Result<Generated, Resp> {
     let created = now as u64;
     let n = body
         .get("n")
@@ -359,7 +354,11 @@ fn generate(
     let id_suffix = uuid::Uuid::new_v4().simple().to_string()[..29].to_string();
     match op {
         Op::Chat => {
-            let messages = body.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty()).ok_or_else(|| invalid("'messages' is a required property", "messages"))?;
+            let messages = body
+                .get("messages")
+                .and_then(Value::as_array)
+                .filter(|m| !m.is_empty())
+                .ok_or_else(|| invalid("'messages' is a required property", "messages"))?;
             let prompt = words(&Value::Array(messages.clone())) + 3 * messages.len() as u32;
             let (text, reason, out) = reply(max_tokens);
             let choices: Vec<Value> = (0..n)
@@ -394,18 +393,33 @@ fn generate(
             })
         }
         Op::Embeddings => {
-            let input = body.get("input").cloned().ok_or_else(|| invalid("'input' is a required property", "input"))?;
+            let input = body
+                .get("input")
+                .cloned()
+                .ok_or_else(|| invalid("'input' is a required property", "input"))?;
             let items: Vec<Value> = match &input {
                 Value::Array(a) if a.iter().all(Value::is_string) => a.clone(),
                 other => vec![other.clone()],
             };
-            let dims = body.get("dimensions").and_then(Value::as_u64).unwrap_or(1536).clamp(1, 3072) as usize;
+            let dims = body
+                .get("dimensions")
+                .and_then(Value::as_u64)
+                .unwrap_or(1536)
+                .clamp(1, 3072) as usize;
             let data: Vec<Value> = items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    let seed = item.to_string().bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-                    let v: Vec<f64> = (0..dims).map(|k| (((seed.wrapping_add(k as u64 * 2654435761)) % 2000) as f64 / 1000.0) - 1.0).collect();
+                    let seed = item
+                        .to_string()
+                        .bytes()
+                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+                    let v: Vec<f64> = (0..dims)
+                        .map(|k| {
+                            (((seed.wrapping_add(k as u64 * 2654435761)) % 2000) as f64 / 1000.0)
+                                - 1.0
+                        })
+                        .collect();
                     json!({"object": "embedding", "index": i, "embedding": v})
                 })
                 .collect();
@@ -418,10 +432,13 @@ fn generate(
     }
 }
 
+/// Requests in the last minute per deployment: (unix seconds, tokens).
+type Windows = Mutex<HashMap<String, VecDeque<(f64, u32)>>>;
+
 /// Sliding one-minute window per deployment: `Ok((requests left, tokens left))` or
 /// `Err(seconds until a slot frees)`.
 fn take_budget(key: &str, now: f64, rpm: u32, tpm: u32, tokens: u32) -> Result<(u32, u32), f64> {
-    static WINDOWS: OnceLock<Mutex<HashMap<String, VecDeque<(f64, u32)>>>> = OnceLock::new();
+    static WINDOWS: OnceLock<Windows> = OnceLock::new();
     let mut all = WINDOWS.get_or_init(|| Mutex::new(HashMap::new())).lock();
     let w = all.entry(key.to_string()).or_default();
     while w.front().is_some_and(|(t, _)| now - t >= 60.0) {

@@ -85,13 +85,27 @@ impl R {
         self.body["error"]["message"].as_str().unwrap_or("")
     }
     pub fn header(&self, n: &str) -> String {
-        self.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        self.headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     }
 }
 
 /// Sends a request with a bearer token; `path` may carry its own query.
-pub async fn send(emu: &RunningEmulator, token: &str, method: &str, path: &str, body: Option<Value>) -> R {
-    let url = if path.starts_with("https://") { path.to_string() } else { format!("{}{}", emu.base_url(), path) };
+pub async fn send(
+    emu: &RunningEmulator,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> R {
+    let url = if path.starts_with("https://") {
+        path.to_string()
+    } else {
+        format!("{}{}", emu.base_url(), path)
+    };
     let mut rb = client(emu).request(method.parse().expect("method"), url);
     if !token.is_empty() {
         rb = rb.bearer_auth(token);
@@ -103,8 +117,16 @@ pub async fn send(emu: &RunningEmulator, token: &str, method: &str, path: &str, 
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let bytes = r.bytes().await.expect("body");
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-    R { status, body, headers }
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
+    R {
+        status,
+        body,
+        headers,
+    }
 }
 
 pub async fn owner(emu: &RunningEmulator) -> String {
@@ -116,15 +138,24 @@ pub fn rg_path(rg: &str) -> String {
 }
 
 pub fn account_path(rg: &str, name: &str) -> String {
-    format!("{}/providers/Microsoft.CognitiveServices/accounts/{name}", rg_path(rg))
+    format!(
+        "{}/providers/Microsoft.CognitiveServices/accounts/{name}",
+        rg_path(rg)
+    )
 }
 
 pub fn vm_path(name: &str) -> String {
-    format!("{}/providers/Microsoft.Compute/virtualMachines/{name}", rg_path("rg-ci"))
+    format!(
+        "{}/providers/Microsoft.Compute/virtualMachines/{name}",
+        rg_path("rg-ci")
+    )
 }
 
 pub fn uami_id(name: &str) -> String {
-    format!("{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}", rg_path("rg-ci"))
+    format!(
+        "{}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+        rg_path("rg-ci")
+    )
 }
 
 /// Polls an Azure-AsyncOperation URL until a terminal status (bounded).

@@ -83,6 +83,8 @@ def test_sdk_retries_admin_injected_429(emu):
     assert statuses[:2] == [429, 200], statuses
 
 
+@pytest.mark.xfail(strict=True, reason="FINDINGS.md F1: the emulator refuses the api-versions the current "
+                                       "SDK releases send by default (InvalidApiVersionParameter / NoRegisteredProviderFound)")
 def test_sdk_default_api_versions(emu):
     """The SDK releases pinned here default to api-versions newer than ../shared/azure-specs
     (resources 2025-04-01, cognitiveservices 2025-09-01, compute 2026-04-01). Azure serves every
@@ -109,3 +111,20 @@ def test_sdk_default_api_versions(emu):
         except HttpResponseError as e:
             failures.append(f"{name}: {e.status_code} {error_code(e)}: {str(e.message)[:200]}")
     assert not failures, failures
+
+
+def test_arm_rejects_wrong_audience(emu):
+    """A Cognitive Services token on ARM: 401 InvalidAuthenticationTokenAudience + WWW-Authenticate."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    from conftest import API, COG_SCOPE, secret_credential
+
+    client = ResourceManagementClient(secret_credential(emu), emu.subscription, api_version=API["resources"],
+                                      base_url=emu.base, credential_scopes=[COG_SCOPE], connection_verify=emu.ca)
+    with pytest.raises(ClientAuthenticationError) as ei:
+        client.resource_groups.get("rg-ci")
+    assert ei.value.status_code == 401
+    assert error_code(ei.value) == "InvalidAuthenticationTokenAudience"
+    assert "https://cognitiveservices.azure.com" in str(ei.value)
+    assert ei.value.response.headers.get("WWW-Authenticate", "").startswith("Bearer")

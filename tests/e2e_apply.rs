@@ -213,7 +213,7 @@ async fn reapply_is_a_no_op_with_zero_writes() {
     let req = run.events("requests");
     assert_eq!(req.len(), 1, "{}", run.dump());
     assert_eq!(req[0]["counts"]["armWrites"], 0, "{}", run.dump());
-    assert_eq!(req[0]["counts"]["arm_deletes"], 0, "{}", run.dump());
+    assert_eq!(req[0]["counts"]["armDeletes"], 0, "{}", run.dump());
 }
 
 // ------------------------------------------------------------------------------------ 3

@@ -295,13 +295,27 @@ impl Env {
             Err(_) => panic!("keyless {args:?} did not finish within {RUN_TIMEOUT:?}"),
         };
         let exited_at = self.emu.ctx().now();
-        self.finish(
+        let json_mode = matches!(args.first(), Some(&("plan" | "apply" | "verify")));
+        let run = self.finish(
             status.code(),
             String::from_utf8_lossy(&o).into_owned(),
             String::from_utf8_lossy(&e).into_owned(),
             exited_at,
             t0.elapsed(),
-        )
+        );
+        if json_mode {
+            for line in run.stdout.lines().filter(|l| !l.trim().is_empty()) {
+                let ok = serde_json::from_str::<Value>(line)
+                    .map(|v| v["event"].is_string() && v["time"].is_string())
+                    .unwrap_or(false);
+                assert!(
+                    ok,
+                    "with --output json every stdout line is an event: {line:?}\n{}",
+                    run.dump()
+                );
+            }
+        }
+        run
     }
 
     /// Starts `keyless ARGS` (adding `--output json` for plan/apply/verify).

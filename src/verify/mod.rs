@@ -98,6 +98,8 @@ struct AccountProbe {
     account: AccountSpec,
     target: ProbeTarget,
     principals: BTreeMap<PrincipalTarget, Vec<String>>,
+    /// Assignments at the account and its resource group (evidence for principals not probed).
+    lists: Vec<ObservedAssignment>,
 }
 
 /// Runs every probe concurrently and returns when all have an answer (or the timeout passed).
@@ -153,7 +155,20 @@ pub async fn verify(
                     .push(a.role_name.clone());
             }
         }
+        let mut lists = Vec::new();
+        let needs_evidence = principals
+            .keys()
+            .any(|p| matches!(p, PrincipalTarget::Known { is_self: false, .. }));
+        if needs_evidence {
+            for scope in [
+                acc.id(&desired.subscription),
+                rg_id(&desired.subscription, &acc.resource_group),
+            ] {
+                lists.extend(session.arm.list_assignments_at(&scope).await?);
+            }
+        }
         plans.push(AccountProbe {
+            lists,
             account: acc.clone(),
             target: ProbeTarget {
                 endpoint,
@@ -181,7 +196,7 @@ pub async fn verify(
             let reporter = reporter.clone();
             let target = p.target.clone();
             let principal = principal.clone();
-            let account = p.account.clone();
+            let lists = p.lists.clone();
             let settings = settings.clone();
             let vm_principals = vm_principals.clone();
             tasks.push(async move {
@@ -199,7 +214,7 @@ pub async fn verify(
                         reporter.start(&key, &format!("{} → {}: propagating (Run Command)", row_base.0, row_base.1));
                         probe_vm(session, vm, &target, &settings, start, &reporter, &row_base).await
                     }
-                    PrincipalTarget::Known { id, .. } => evidence(session, desired, &account, id).await,
+                    PrincipalTarget::Known { id, .. } => evidence(&lists, id),
                 };
                 let line = match &outcome {
                     ProbeOutcome::Verified { time_to_access_secs } => format!("✓ {} → {}: verified after {:.1}s", row_base.0, row_base.1, time_to_access_secs),
@@ -226,29 +241,19 @@ fn state_name(o: &ProbeOutcome) -> &'static str {
     }
 }
 
-async fn evidence(
-    session: &Session,
-    desired: &Desired,
-    account: &AccountSpec,
-    principal_id: &str,
-) -> ProbeOutcome {
-    let scopes = [
-        account.id(&desired.subscription),
-        rg_id(&desired.subscription, &account.resource_group),
-    ];
-    for s in scopes {
-        if let Ok(list) = session.arm.list_assignments_at(&s).await {
-            if let Some(a) = list
-                .iter()
-                .find(|a| a.principal_id.eq_ignore_ascii_case(principal_id))
-            {
-                return ProbeOutcome::AssignedNotProbed {
-                    assignment_id: a.id.clone(),
-                };
-            }
-        }
+/// Evidence for a principal keyless cannot act as: its assignment, read back from ARM. The
+/// scopes' lists are read once per account (shared by all its principals), so the cost grows
+/// with accounts, not principals.
+fn evidence(lists: &[ObservedAssignment], principal_id: &str) -> ProbeOutcome {
+    match lists
+        .iter()
+        .find(|a| a.principal_id.eq_ignore_ascii_case(principal_id))
+    {
+        Some(a) => ProbeOutcome::AssignedNotProbed {
+            assignment_id: a.id.clone(),
+        },
+        None => ProbeOutcome::NotAssigned,
     }
-    ProbeOutcome::NotAssigned
 }
 
 #[allow(clippy::too_many_arguments)]

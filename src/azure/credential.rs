@@ -22,7 +22,8 @@ pub enum AuthMethod {
     /// Try, in order: workload identity federation, environment service principal, managed
     /// identity (when IDENTITY_ENDPOINT is set), Azure CLI.
     Auto,
-    /// AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET.
+    /// AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET, or a certificate:
+    /// AZURE_CLIENT_CERTIFICATE_PATH (base64 PKCS#12) + AZURE_CLIENT_CERTIFICATE_PASSWORD.
     ServicePrincipal,
     /// AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_FEDERATED_TOKEN_FILE (GitHub Actions OIDC, AKS).
     WorkloadIdentity,
@@ -132,6 +133,24 @@ pub fn build(
     let mut options = TokenCredentialOptions::from(http.clone());
     options.set_authority_host(authority.to_string());
     match method {
+        AuthMethod::ServicePrincipal if env.var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => {
+            need(
+                env,
+                "service-principal (certificate)",
+                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD"],
+                "export the tenant id, client (app) id, the path of the base64 PKCS#12 certificate and its password (may be empty)",
+            )?;
+            let c = azure_identity::ClientCertificateCredential::create(options).map_err(|e| {
+                CredentialError::Invalid {
+                    method: "service-principal (certificate)",
+                    message: e.to_string(),
+                }
+            })?;
+            Ok(SignedCredential {
+                credential: Arc::new(c),
+                method: "service-principal-certificate",
+            })
+        }
         AuthMethod::ServicePrincipal => {
             let v = need(
                 env,
@@ -199,7 +218,7 @@ pub fn build(
             let has = |n: &str| env.var(n).is_some();
             if has("AZURE_FEDERATED_TOKEN_FILE") {
                 build(AuthMethod::WorkloadIdentity, cloud, http, env)
-            } else if has("AZURE_CLIENT_SECRET") {
+            } else if has("AZURE_CLIENT_SECRET") || has("AZURE_CLIENT_CERTIFICATE_PATH") {
                 build(AuthMethod::ServicePrincipal, cloud, http, env)
             } else if has("IDENTITY_ENDPOINT") {
                 build(AuthMethod::ManagedIdentity, cloud, http, env)
@@ -242,6 +261,25 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("AZURE_CLIENT_ID, AZURE_CLIENT_SECRET"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn certificate_needs_its_password_variable() {
+        let env = MapEnv(HashMap::from([
+            ("AZURE_TENANT_ID", "t".to_string()),
+            ("AZURE_CLIENT_ID", "c".to_string()),
+            (
+                "AZURE_CLIENT_CERTIFICATE_PATH",
+                "/nonexistent.pfx".to_string(),
+            ),
+        ]));
+        let cloud = CloudProfile::named("AzureCloud").unwrap();
+        let err = build(AuthMethod::Auto, &cloud, http(), &env).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
             "{err}"
         );
     }

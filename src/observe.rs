@@ -9,7 +9,7 @@ use crate::azure::arm::Arm;
 use crate::azure::error::AzureError;
 use crate::model::*;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Reads what Azure has for `desired`, `parallelism` requests at a time.
 pub async fn observe(
@@ -90,13 +90,31 @@ pub async fn observe(
     o.vms.extend(vms);
 
     // One list per scope that exists (a scope that is about to be created has no assignments).
-    let scopes: BTreeSet<String> = desired
+    // With prune, every account and resource group of the manifest is listed too: an owned
+    // assignment at a scope no remaining entry names must still be found to be pruned.
+    let mut scopes: BTreeMap<String, String> = desired
         .assignments
         .iter()
         .map(|a| a.scope.trim_end_matches('/').to_string())
+        .map(|s| (s.to_ascii_lowercase(), s))
         .collect();
+    if desired.prune {
+        let managed = desired
+            .accounts
+            .iter()
+            .map(|a| a.id(&desired.subscription))
+            .chain(
+                desired
+                    .resource_groups
+                    .iter()
+                    .map(|rg| rg_id(&desired.subscription, &rg.name)),
+            );
+        for s in managed {
+            scopes.entry(s.to_ascii_lowercase()).or_insert(s);
+        }
+    }
     let existing: Vec<String> = scopes
-        .into_iter()
+        .into_values()
         .filter(|s| scope_exists(s, desired, &o))
         .collect();
     let lists: Vec<(String, Vec<ObservedAssignment>)> =

@@ -349,6 +349,52 @@ async fn prune_deletes_only_owned_assignments() {
     assert_eq!(names.len(), 4, "{names:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_covers_a_scope_whose_last_entry_was_removed() {
+    // Two entries: the account for self, the resource group for Alice. Dropping the whole second
+    // entry must prune Alice's assignment too, although no remaining entry names that scope.
+    let env = Env::with(&WorldOpts::default()).await;
+    let rg_entry = format!(
+        "  - role: Cognitive Services OpenAI User\n    scope: {{ resourceGroup: {RG} }}\n    principals:\n      - {ALICE}\n"
+    );
+    let both = manifest("team", &[], &["self"], "prune: true\n")
+        .replace("      - self\n", &format!("      - self\n{rg_entry}"));
+    let m = env.write("m.yaml", &both);
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let rg_alice = env
+        .assignments_for(&rg_id(RG), OPENAI_USER, ALICE_OID)
+        .await;
+    assert_eq!(rg_alice.len(), 1, "{rg_alice:#?}");
+    let unowned = env
+        .create_assignment(&rg_id(RG), READER, BOB_OID, "User", None)
+        .await;
+
+    let m = env.write("m.yaml", &manifest("team", &[], &["self"], "prune: true\n"));
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let actions = run.plan_actions();
+    assert_eq!(actions.len(), 1, "{}", run.dump());
+    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+    assert!(
+        env.assignments_for(&rg_id(RG), OPENAI_USER, ALICE_OID)
+            .await
+            .is_empty(),
+        "the owned assignment at the resource group was pruned"
+    );
+    let names: Vec<String> = env
+        .assignments_at(&rg_id(RG))
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec![unowned], "the unowned one survives");
+    one_owned(&env, CALLER_OID, "ServicePrincipal", "team").await;
+    // Converged: nothing left to do.
+    env.keyless(&["plan", s(&m), "--detailed-exitcode"])
+        .await
+        .expect_code(0);
+}
+
 // ------------------------------------------------------------------------------------ 5
 
 fn soft_deleted_world() -> String {

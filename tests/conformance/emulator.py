@@ -10,6 +10,7 @@ import copy
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -143,6 +144,8 @@ class Emulator:
                 self.proc.wait(timeout=10)
         if getattr(self, "_stderr", None):
             self._stderr.close()
+        if not os.environ.get("CONFORMANCE_KEEP_EMULATOR_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def diagnostics(self) -> str:
         try:

@@ -200,6 +200,56 @@ async fn missing_deployment_fails_fast() {
     assert_eq!(probes[0].1, "failed", "{}", run.dump());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_verify_deployment_probes_only_accounts_that_have_it() {
+    // docs: "Set: every account having a deployment of this name is probed with it."
+    let env = Env::with(&WorldOpts::default()).await;
+    let mut m = manifest_header("e2e");
+    m.push_str(&format!(
+        r#"resourceGroups:
+  - name: {RG}
+accounts:
+  - name: oai-a
+    resourceGroup: {RG}
+    customSubdomain: keyless-e2e-a
+    deployments:
+      - {{ name: chat, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
+  - name: oai-b
+    resourceGroup: {RG}
+    customSubdomain: keyless-e2e-b
+    deployments:
+      - {{ name: other, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
+roleAssignments:
+  - role: Cognitive Services OpenAI User
+    scope: {{ account: oai-a }}
+    principals: [ self ]
+  - role: Cognitive Services OpenAI User
+    scope: {{ account: oai-b }}
+    principals: [ self ]
+verify: {{ deployment: chat, timeout: 60s }}
+"#
+    ));
+    let m = env.write("m.yaml", &m);
+    let run = env.keyless(&["apply", s(&m)]).await;
+    run.expect_code(0);
+    let probes: Vec<(String, String)> = run
+        .events("probe")
+        .iter()
+        .map(|p| {
+            (
+                p["account"].as_str().unwrap_or("").to_string(),
+                p["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        probes,
+        vec![("oai-a".to_string(), "verified".to_string())],
+        "only oai-a has `chat`\n{}",
+        run.dump()
+    );
+}
+
 // ----------------------------------------------------------------------------------- 13
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,13 +114,14 @@ pub async fn verify(
     let start = Instant::now();
     let mut plans: Vec<AccountProbe> = Vec::new();
     for acc in &desired.accounts {
-        let deployment = match settings
-            .deployment
-            .clone()
-            .or_else(|| acc.deployments.first().map(|d| d.name.clone()))
-        {
-            Some(d) => d,
-            None => continue,
+        // Named: only accounts that declare it are probed (as `verify.deployment` documents);
+        // unnamed: each account's first deployment.
+        let deployment = match &settings.deployment {
+            Some(name) => acc.deployments.iter().find(|d| &d.name == name),
+            None => acc.deployments.first(),
+        };
+        let Some(deployment) = deployment.map(|d| d.name.clone()) else {
+            continue;
         };
         let live = session
             .arm

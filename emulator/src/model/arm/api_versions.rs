@@ -23,6 +23,8 @@ pub enum Provider {
 }
 
 const RESOURCES: &[&str] = &[
+    "2025-04-01",
+    "2025-03-01",
     "2024-11-01",
     "2024-07-01",
     "2024-03-01",
@@ -60,6 +62,8 @@ const RESOURCES: &[&str] = &[
 ];
 
 const COGNITIVE: &[&str] = &[
+    "2025-09-01",
+    "2025-07-01-preview",
     "2025-06-01",
     "2025-04-01-preview",
     "2024-10-01",
@@ -77,6 +81,9 @@ const COGNITIVE: &[&str] = &[
 ];
 
 const COMPUTE: &[&str] = &[
+    "2026-04-01",
+    "2025-11-01",
+    "2025-04-01",
     "2024-11-01",
     "2024-07-01",
     "2024-03-01",
@@ -267,6 +274,28 @@ mod tests {
             Some("2018-01-01-preview")
         )
         .is_ok());
+        // what the current SDK releases send by default (conformance FINDINGS F1)
+        assert!(check(
+            Provider::Resources,
+            "resourceGroups",
+            "eastus",
+            Some("2025-04-01")
+        )
+        .is_ok());
+        assert!(check(
+            Provider::CognitiveServices,
+            "accounts",
+            "eastus",
+            Some("2025-09-01")
+        )
+        .is_ok());
+        assert!(check(
+            Provider::Compute,
+            "virtualMachines",
+            "eastus",
+            Some("2026-04-01")
+        )
+        .is_ok());
     }
 
     #[test]
@@ -286,7 +315,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code, "InvalidApiVersionParameter");
         assert!(e.message.starts_with(
-            "The api-version '1999-01-01' is invalid. The supported versions are '2024-11-01,"
+            "The api-version '1999-01-01' is invalid. The supported versions are '2025-04-01,"
         ));
         let e = check(
             Provider::Compute,

@@ -147,6 +147,7 @@ mod tests {
             created_at: 0.0,
             updating_until: 0.0,
             active_run: None,
+            overlay: Value::Null,
         }
     }
 

@@ -61,6 +61,7 @@ pub fn seed(state: &mut State, world: &World, now: f64) {
             created_at: now,
             updating_until: 0.0,
             active_run: None,
+            overlay: Value::Null,
         };
         for u in &v.user_assigned_identities {
             let usub = u.subscription.clone().unwrap_or_else(|| sub.clone());

@@ -48,6 +48,10 @@ pub struct Vm {
     pub updating_until: f64,
     /// The Run Command operation executing on it, if any.
     pub active_run: Option<String>,
+    /// `properties` sent in PATCHes, merged over the generated view (Azure merges a PATCH into
+    /// the VM and echoes it).
+    #[serde(default)]
+    pub overlay: Value,
 }
 
 impl Vm {
@@ -171,6 +175,9 @@ impl Vm {
                 "timeCreated": crate::auth::iso_time(self.created_at),
             },
         });
+        if !self.overlay.is_null() {
+            merge(&mut v["properties"], &self.overlay);
+        }
         if let Some(t) = self.identity_type() {
             let mut ident = json!({"type": t});
             if let Some(p) = &self.identity.system_principal_id {
@@ -191,6 +198,59 @@ impl Vm {
             v["identity"] = ident;
         }
         v
+    }
+}
+
+/// Records a PATCH's `properties` (secrets such as `adminPassword`/`customData` are never kept
+/// or echoed, and the read-only `provisioningState`/`vmId`/`timeCreated` are ignored).
+pub fn record_patch(vm: &mut Vm, properties: &Value) {
+    let mut p = properties.clone();
+    if let Some(o) = p.as_object_mut() {
+        for k in ["provisioningState", "vmId", "timeCreated", "instanceView"] {
+            o.remove(k);
+        }
+        if let Some(os) = o.get_mut("osProfile").and_then(Value::as_object_mut) {
+            os.remove("adminPassword");
+            os.remove("customData");
+        }
+    } else {
+        return;
+    }
+    if vm.overlay.is_null() {
+        vm.overlay = json!({});
+    }
+    merge(&mut vm.overlay, &p);
+}
+
+/// JSON merge: objects merge recursively, `dataDisks` merge by `lun`, other values replace.
+pub fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if k == "dataDisks" {
+                    if let (Some(Value::Array(cur)), Value::Array(new)) = (t.get_mut(k), v) {
+                        for disk in new {
+                            let lun = disk.get("lun").cloned();
+                            match cur
+                                .iter_mut()
+                                .find(|d| lun.is_some() && d.get("lun") == lun.as_ref())
+                            {
+                                Some(d) => merge(d, disk),
+                                None => cur.push(disk.clone()),
+                            }
+                        }
+                        continue;
+                    }
+                }
+                match t.get_mut(k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
     }
 }
 
@@ -384,6 +444,43 @@ mod tests {
         let p = plan_identity(&cur, &json!({"type": "UserAssigned"}), yes).unwrap();
         assert!(!p.system);
         assert_eq!(p.user_assigned.len(), 2);
+    }
+
+    #[test]
+    fn patches_merge_and_secrets_are_dropped() {
+        let mut vm = Vm {
+            subscription_id: "s".into(),
+            resource_group: "rg".into(),
+            name: "v".into(),
+            location: "eastus".into(),
+            os: "Windows".into(),
+            vm_id: "id".into(),
+            size: "Standard_D2s_v3".into(),
+            tags: Map::new(),
+            identity: VmIdentity::default(),
+            created_at: 0.0,
+            updating_until: 0.0,
+            active_run: None,
+            overlay: Value::Null,
+        };
+        record_patch(
+            &mut vm,
+            &json!({"hardwareProfile": {"vmSize": "Standard_D2_v2"}, "osProfile": {"adminPassword": "p"},
+            "storageProfile": {"dataDisks": [{"lun": 0, "toBeDetached": true, "detachOption": "ForceDetach"}, {"lun": 1, "createOption": "Empty", "diskSizeGB": 8}]}}),
+        );
+        let v = vm.to_json(&ArmState::default(), "t", 0.0);
+        assert_eq!(
+            v["properties"]["hardwareProfile"]["vmSize"],
+            "Standard_D2_v2"
+        );
+        assert!(v["properties"]["osProfile"].get("adminPassword").is_none());
+        assert_eq!(v["properties"]["osProfile"]["computerName"], "v");
+        let disks = v["properties"]["storageProfile"]["dataDisks"]
+            .as_array()
+            .unwrap();
+        assert_eq!(disks.len(), 2);
+        assert_eq!(disks[0]["detachOption"], "ForceDetach");
+        assert_eq!(disks[0]["caching"], "ReadOnly");
     }
 
     #[test]

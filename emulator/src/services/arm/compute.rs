@@ -93,6 +93,9 @@ fn update(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) -> Out {
     if let Some(tags) = body.get("tags").and_then(Value::as_object) {
         st.arm.vms[i].tags = tags.clone();
     }
+    if let Some(props) = body.get("properties").filter(|p| p.is_object()) {
+        vms::record_patch(&mut st.arm.vms[i], props);
+    }
     st.arm.vms[i].updating_until = cx.now + d;
     let v = &st.arm.vms[i];
     let op = Operation::new(

@@ -231,6 +231,7 @@ class Report:
 
     def write(self) -> Path | None:
         d = os.environ.get("CONFORMANCE_REPORT_DIR") or tempfile.mkdtemp(prefix="keyless-conformance-")
+        Path(d).mkdir(parents=True, exist_ok=True)
         p = Path(d) / "replay-report.md"
         p.write_text(self.render() + "\n", encoding="utf-8")
         self.path = p

@@ -12,11 +12,8 @@ from emulator import Emulator
 EXAMPLES = replay.ordered_examples()
 
 # Emulator defects found by the replay (see FINDINGS.md); strict, so a fix flips them to failures.
-KNOWN_DEFECTS = {
-    "VirtualMachine_Update_ForceDetachDataDisk.json":
-        "FINDINGS.md F2: VirtualMachines_Update ignores every property but identity (dataDisks "
-        "toBeDetached/detachOption not applied or echoed)",
-}
+# Emulator defects still open (FINDINGS.md), as strict xfails: fixed ones are removed from here.
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def _param(example: str):

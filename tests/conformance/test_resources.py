@@ -83,8 +83,6 @@ def test_sdk_retries_admin_injected_429(emu):
     assert statuses[:2] == [429, 200], statuses
 
 
-@pytest.mark.xfail(strict=True, reason="FINDINGS.md F1: the emulator refuses the api-versions the current "
-                                       "SDK releases send by default (InvalidApiVersionParameter / NoRegisteredProviderFound)")
 def test_sdk_default_api_versions(emu):
     """The SDK releases pinned here default to api-versions newer than ../shared/azure-specs
     (resources 2025-04-01, cognitiveservices 2025-09-01, compute 2026-04-01). Azure serves every

@@ -428,22 +428,47 @@ impl Arm {
         op: &str,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<()> {
+        self.poll_provisioning(
+            op,
+            progress,
+            |_| true,
+            || async {
+                let r = self
+                    .cognitive
+                    .accounts_client()
+                    .get(rg, name, &self.subscription)
+                    .send()
+                    .await;
+                Self::json_of(op, r).await
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Polls a resource's GET until `properties.provisioningState` is terminal (and `ready`
+    /// holds), reporting each state. Fails on Failed/Canceled or after `lro_timeout`.
+    async fn poll_provisioning<F, Fut>(
+        &self,
+        op: &str,
+        progress: &(dyn Fn(&str) + Sync),
+        ready: impl Fn(&Value) -> bool,
+        mut fetch: F,
+    ) -> Result<Value>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Value>>>,
+    {
         let start = Instant::now();
         loop {
-            let r = self
-                .cognitive
-                .accounts_client()
-                .get(rg, name, &self.subscription)
-                .send()
-                .await;
-            let v = Self::json_of(op, r).await?.unwrap_or(Value::Null);
+            let v = fetch().await?.unwrap_or(Value::Null);
             let state = v["properties"]["provisioningState"]
                 .as_str()
                 .unwrap_or("Succeeded")
                 .to_string();
             progress(&state);
             match state.as_str() {
-                "Succeeded" => return Ok(()),
+                "Succeeded" if ready(&v) => return Ok(v),
                 "Failed" | "Canceled" => {
                     return Err(AzureError::new(
                         op,
@@ -527,42 +552,22 @@ impl Arm {
             .send()
             .await
             .map_err(|e| AzureError::from_core(&op, &e))?;
-        let start = Instant::now();
-        loop {
-            let r = self
-                .cognitive
-                .deployments_client()
-                .get(rg, account, &self.subscription, &spec.name)
-                .send()
-                .await;
-            let v = Self::json_of(&op, r).await?.unwrap_or(Value::Null);
-            let state = v["properties"]["provisioningState"]
-                .as_str()
-                .unwrap_or("Succeeded")
-                .to_string();
-            progress(&state);
-            match state.as_str() {
-                "Succeeded" => return Ok(()),
-                "Failed" | "Canceled" => {
-                    return Err(AzureError::new(
-                        &op,
-                        0,
-                        "ProvisioningFailed",
-                        &format!("provisioningState is {state}"),
-                    ))
-                }
-                _ => {}
-            }
-            if start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(
-                    &op,
-                    0,
-                    "Timeout",
-                    &format!("still {state}"),
-                ));
-            }
-            tokio::time::sleep(self.poll_interval).await;
-        }
+        self.poll_provisioning(
+            &op,
+            progress,
+            |_| true,
+            || async {
+                let r = self
+                    .cognitive
+                    .deployments_client()
+                    .get(rg, account, &self.subscription, &spec.name)
+                    .send()
+                    .await;
+                Self::json_of(&op, r).await
+            },
+        )
+        .await
+        .map(|_| ())
     }
 
     // ---------------------------------------------------------------- virtual machines
@@ -619,36 +624,23 @@ impl Arm {
             &op,
         )
         .await?;
-        let start = Instant::now();
-        loop {
-            let r = self
-                .compute
-                .virtual_machines_client()
-                .get(&vm.resource_group, &vm.name, &self.subscription)
-                .send()
-                .await;
-            let v = Self::json_of(&op, r).await?.unwrap_or(Value::Null);
-            let state = v["properties"]["provisioningState"]
-                .as_str()
-                .unwrap_or("Succeeded")
-                .to_string();
-            progress(&state);
-            let o = vm_of(&v);
-            if state == "Succeeded" {
-                if let Some(p) = o.system_principal_id {
-                    return Ok(p);
-                }
-            }
-            if state == "Failed" || start.elapsed() > self.lro_timeout {
-                return Err(AzureError::new(
-                    &op,
-                    0,
-                    "ProvisioningFailed",
-                    &format!("provisioningState {state}, no principal id"),
-                ));
-            }
-            tokio::time::sleep(self.poll_interval).await;
-        }
+        let v = self
+            .poll_provisioning(
+                &op,
+                progress,
+                |v| vm_of(v).system_principal_id.is_some(),
+                || async {
+                    let r = self
+                        .compute
+                        .virtual_machines_client()
+                        .get(&vm.resource_group, &vm.name, &self.subscription)
+                        .send()
+                        .await;
+                    Self::json_of(&op, r).await
+                },
+            )
+            .await?;
+        Ok(vm_of(&v).system_principal_id.unwrap_or_default())
     }
 
     /// Runs a shell script on a VM (Run Command) and returns its stdout and stderr as Azure

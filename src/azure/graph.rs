@@ -27,6 +27,18 @@ pub enum PrincipalQuery {
     ObjectId(String),
 }
 
+impl PrincipalQuery {
+    /// The name or id being looked up.
+    pub fn value(&self) -> &str {
+        match self {
+            PrincipalQuery::UserUpn(s)
+            | PrincipalQuery::GroupName(s)
+            | PrincipalQuery::AppId(s)
+            | PrincipalQuery::ObjectId(s) => s,
+        }
+    }
+}
+
 /// A resolved directory object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -120,84 +132,45 @@ impl Graph {
         let mut ids: Vec<String> = Vec::new();
         let mut subrequests: Vec<(Vec<PrincipalQuery>, String, PrincipalType, &'static str)> =
             Vec::new();
-        let mut upns = Vec::new();
-        let mut groups = Vec::new();
-        let mut apps = Vec::new();
+        // Name lookups, grouped by kind: (collection, filtered property, principal type).
+        let mut by_kind: BTreeMap<
+            (&'static str, &'static str, PrincipalType),
+            Vec<PrincipalQuery>,
+        > = BTreeMap::new();
         for q in queries {
             if out.contains_key(q) {
                 continue;
             }
             out.insert(q.clone(), Err(Unresolved::NotFound));
-            match q {
-                PrincipalQuery::ObjectId(id) => ids.push(id.clone()),
-                PrincipalQuery::UserUpn(_) => upns.push(q.clone()),
-                PrincipalQuery::GroupName(_) => groups.push(q.clone()),
-                PrincipalQuery::AppId(_) => apps.push(q.clone()),
-            }
+            let kind = match q {
+                PrincipalQuery::ObjectId(id) => {
+                    ids.push(id.clone());
+                    continue;
+                }
+                PrincipalQuery::UserUpn(_) => ("users", "userPrincipalName", PrincipalType::User),
+                PrincipalQuery::GroupName(_) => ("groups", "displayName", PrincipalType::Group),
+                PrincipalQuery::AppId(_) => (
+                    "servicePrincipals",
+                    "appId",
+                    PrincipalType::ServicePrincipal,
+                ),
+            };
+            by_kind.entry(kind).or_default().push(q.clone());
         }
         let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        for chunk in upns.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk
-                .iter()
-                .map(|q| {
-                    if let PrincipalQuery::UserUpn(u) = q {
-                        quoted(u)
-                    } else {
-                        unreachable!()
-                    }
-                })
-                .collect();
-            subrequests.push((
-                chunk.to_vec(),
-                format!(
-                    "/users?$filter=userPrincipalName in ({})&$select=id,userPrincipalName",
-                    list.join(",")
-                ),
-                PrincipalType::User,
-                "userPrincipalName",
-            ));
-        }
-        for chunk in groups.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk
-                .iter()
-                .map(|q| {
-                    if let PrincipalQuery::GroupName(g) = q {
-                        quoted(g)
-                    } else {
-                        unreachable!()
-                    }
-                })
-                .collect();
-            subrequests.push((
-                chunk.to_vec(),
-                format!(
-                    "/groups?$filter=displayName in ({})&$select=id,displayName",
-                    list.join(",")
-                ),
-                PrincipalType::Group,
-                "displayName",
-            ));
-        }
-        for chunk in apps.chunks(IN_LIMIT) {
-            let list: Vec<String> = chunk
-                .iter()
-                .map(|q| {
-                    if let PrincipalQuery::AppId(a) = q {
-                        quoted(a)
-                    } else {
-                        unreachable!()
-                    }
-                })
-                .collect();
-            subrequests.push((
-                chunk.to_vec(),
-                format!(
-                    "/servicePrincipals?$filter=appId in ({})&$select=id,appId",
-                    list.join(",")
-                ),
-                PrincipalType::ServicePrincipal,
-                "appId",
-            ));
+        for ((collection, field, ty), qs) in &by_kind {
+            for chunk in qs.chunks(IN_LIMIT) {
+                let list: Vec<String> = chunk.iter().map(|q| quoted(q.value())).collect();
+                subrequests.push((
+                    chunk.to_vec(),
+                    format!(
+                        "/{collection}?$filter={field} in ({})&$select=id,{field}",
+                        list.join(",")
+                    ),
+                    *ty,
+                    field,
+                ));
+            }
         }
 
         for batch in subrequests.chunks(BATCH_LIMIT) {
@@ -232,12 +205,7 @@ impl Graph {
                     .map(|a| a.iter().collect())
                     .unwrap_or_default();
                 for q in qs {
-                    let wanted = match q {
-                        PrincipalQuery::UserUpn(s)
-                        | PrincipalQuery::GroupName(s)
-                        | PrincipalQuery::AppId(s) => s,
-                        PrincipalQuery::ObjectId(s) => s,
-                    };
+                    let wanted = q.value();
                     let matches: Vec<&&Value> = found
                         .iter()
                         .filter(|o| {

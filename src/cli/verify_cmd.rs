@@ -10,28 +10,50 @@ use std::sync::Arc;
 
 /// Prints the final table (principal, account, roles, result, time to access).
 pub fn print_table(reporter: &Reporter, v: &VerifyReport) {
-    let mut lines = vec![format!(
-        "{:<40} {:<24} {:<34} {}",
-        "PRINCIPAL", "ACCOUNT", "ROLE", "RESULT"
-    )];
-    for r in &v.rows {
-        let result = match &r.outcome {
-            ProbeOutcome::Verified {
-                time_to_access_secs,
-            } => format!("verified ({time_to_access_secs:.1}s)"),
-            ProbeOutcome::Failed { code, .. } => format!("FAILED: {code}"),
-            ProbeOutcome::AssignedNotProbed { .. } => "assigned, not probed".into(),
-            ProbeOutcome::NotAssigned => "NOT ASSIGNED".into(),
-        };
-        lines.push(format!(
-            "{:<40} {:<24} {:<34} {}",
-            r.principal,
-            r.account,
-            r.roles.join(", "),
-            result
-        ));
+    let rows: Vec<[String; 4]> = v
+        .rows
+        .iter()
+        .map(|r| {
+            let result = match &r.outcome {
+                ProbeOutcome::Verified {
+                    time_to_access_secs,
+                } => {
+                    format!("verified ({time_to_access_secs:.1}s)")
+                }
+                ProbeOutcome::Failed { code, .. } => format!("FAILED: {code}"),
+                ProbeOutcome::AssignedNotProbed { .. } => "assigned, not probed".into(),
+                ProbeOutcome::NotAssigned => "NOT ASSIGNED".into(),
+            };
+            [
+                r.principal.clone(),
+                r.account.clone(),
+                r.roles.join(", "),
+                result,
+            ]
+        })
+        .collect();
+    let header = ["PRINCIPAL", "ACCOUNT", "ROLE", "RESULT"].map(String::from);
+    let mut width = [0usize; 3];
+    for row in std::iter::once(&header).chain(rows.iter()) {
+        for (w, cell) in width.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
     }
-    reporter.say(&lines.join("\n"));
+    let line = |r: &[String; 4]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2]
+        )
+    };
+    let mut out = vec![line(&header)];
+    out.extend(rows.iter().map(line));
+    reporter.say(&out.join("\n"));
 }
 
 /// `keyless verify`.

@@ -140,6 +140,14 @@ pub struct Timing {
     /// Minimum duration of a Run Command.
     #[serde(default)]
     pub run_command_min_duration: Span,
+    /// How long long-running ARM operations (account create/restore, deployment writes, VM
+    /// updates, purges) take. Default 1 s (or `KEYLESS_EMULATOR_PROVISIONING_SECONDS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning_delay: Option<Span>,
+    /// Run Command time limit (Azure: 90 min). Default 90 min (or
+    /// `KEYLESS_EMULATOR_RUN_COMMAND_TIMEOUT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_command_timeout: Option<Span>,
 }
 
 fn default_lifetime() -> Span {
@@ -153,6 +161,8 @@ impl Default for Timing {
             propagation_delay: Span::default(),
             replication_delay: Span::default(),
             run_command_min_duration: Span::default(),
+            provisioning_delay: None,
+            run_command_timeout: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod subdomain;
 pub mod vms;
 
 use serde::{Deserialize, Serialize};
+use crate::world::World;
 
 /// Everything ARM holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -103,6 +104,20 @@ impl Settings {
             num("KEYLESS_EMULATOR_RUN_COMMAND_TIMEOUT").filter(|v| v.is_finite() && *v > 0.0)
         {
             s.run_command_timeout = v.min(run_command::MAX_DURATION);
+        }
+        s
+    }
+}
+
+impl Settings {
+    /// The world's `timing` values, else the environment variables, else the defaults.
+    pub fn from_world(world: &World) -> Settings {
+        let mut s = Settings::from_env();
+        if let Some(p) = &world.timing.provisioning_delay {
+            s.provisioning_seconds = p.sample().max(0.0);
+        }
+        if let Some(t) = &world.timing.run_command_timeout {
+            s.run_command_timeout = t.sample().clamp(1.0, run_command::MAX_DURATION);
         }
         s
     }

@@ -19,7 +19,7 @@ pub fn seed(state: &mut State, world: &World, now: f64) {
     let default_sub = world.default_subscription().unwrap_or_default().to_string();
     let sub_of = |s: &Option<String>| s.clone().unwrap_or_else(|| default_sub.clone());
     let mut arm = ArmState {
-        settings: Settings::from_env(),
+        settings: Settings::from_world(world),
         ..Default::default()
     };
     for s in &world.subscriptions {

@@ -631,30 +631,46 @@ async fn stale_plan_file_is_refused() {
 
 // ------------------------------------------------------------------------------------ 9
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_apply_converges_on_rerun() {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            "e2e",
-            &[VM1, VM2],
-            &["self", ALICE, BOB, GROUP, VM1_P, VM2_P],
-            "",
-        ),
-    );
-    // One action at a time, so the kill lands in the middle of the role assignments.
-    let mut child = env.spawn(&["apply", s(&m), "--parallelism", "1"]);
+/// How an apply is stopped mid-way.
+#[derive(Clone, Copy, PartialEq)]
+enum Stop {
+    /// SIGKILL: no chance to finish anything.
+    Kill,
+    /// SIGINT (Ctrl-C): in-flight writes finish, nothing new starts, exit 130.
+    Interrupt,
+}
+
+/// Starts `apply` one action at a time and stops it right after the first role assignment
+/// finished. ARM gets 400 ms of latency from the first assignment on, so the stop always lands
+/// with assignments still to do. Returns the stopped run.
+async fn apply_and_stop(env: &Env, m: &std::path::Path, how: Stop) -> Run {
+    let mut child = env.spawn(&["apply", s(m), "--parallelism", "1"]);
+    let pid = child.id().expect("pid");
+    let t0 = std::time::Instant::now();
     let mut events = EventStream::new(child.stdout.take().unwrap());
     let mut assignment_ids = std::collections::BTreeSet::new();
-    let killed = tokio::time::timeout(Duration::from_secs(60), async {
+    let stopped = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = events.next().await {
             match e["event"].as_str() {
                 Some("actionStarted") if e["type"] == "createRoleAssignment" => {
+                    if assignment_ids.is_empty() {
+                        env.put_faults(serde_json::json!({"latencyMs": "400"}))
+                            .await;
+                    }
                     assignment_ids.insert(e["id"].as_u64());
                 }
                 Some("actionFinished") if assignment_ids.contains(&e["id"].as_u64()) => {
-                    child.start_kill().expect("SIGKILL");
+                    match how {
+                        Stop::Kill => child.start_kill().expect("SIGKILL"),
+                        Stop::Interrupt => {
+                            let ok = std::process::Command::new("kill")
+                                .args(["-INT", &pid.to_string()])
+                                .status()
+                                .expect("kill -INT")
+                                .success();
+                            assert!(ok, "kill -INT {pid}");
+                        }
+                    }
                     return true;
                 }
                 _ => {}
@@ -665,46 +681,94 @@ async fn killed_apply_converges_on_rerun() {
     .await
     .expect("an assignment finished within 60 s");
     assert!(
-        killed,
+        stopped,
         "apply ended before any role assignment finished:\n{}",
         events.raw
     );
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
-        .expect("killed child exits")
+        .expect("the stopped child exits")
         .expect("wait");
-    assert_eq!(status.code(), None, "killed by a signal");
-    events.drain().await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), events.drain()).await;
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
         use tokio::io::AsyncReadExt;
         let _ = e.read_to_string(&mut err).await;
     }
+    env.put_faults(serde_json::json!({})).await;
     env.finish(
         status.code(),
         events.raw.clone(),
         err,
         env.emu.ctx().now(),
-        Duration::ZERO,
-    );
+        t0.elapsed(),
+    )
+}
 
+/// After a stop: a re-run converges (exit 0), the next plan is empty, no duplicates.
+async fn assert_rerun_converges(env: &Env, m: &std::path::Path, total: usize) {
     let partial = env.assignments_at(&acc_scope()).await.len();
     assert!(
-        (1..6).contains(&partial),
-        "the kill must leave the assignments half done (found {partial} of 6)"
+        (1..total).contains(&partial),
+        "the stop must leave the assignments half done (found {partial} of {total})"
     );
-
-    let run = env.keyless(&apply_args(&m)).await;
+    let run = env.keyless(&apply_args(m)).await;
     run.expect_code(0);
     assert!(!run.plan_actions().is_empty(), "{}", run.dump());
-    let plan = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    let plan = env.keyless(&["plan", s(m), "--detailed-exitcode"]).await;
     plan.expect_code(0);
     assert_eq!(
         env.duplicate_assignments().await,
         vec![],
         "no duplicates after converging"
     );
-    assert_eq!(env.assignments_at(&acc_scope()).await.len(), 6);
+    assert_eq!(env.assignments_at(&acc_scope()).await.len(), total);
+}
+
+fn six_principals(env: &Env) -> std::path::PathBuf {
+    env.write(
+        "m.yaml",
+        &manifest(
+            "e2e",
+            &[VM1, VM2],
+            &["self", ALICE, BOB, GROUP, VM1_P, VM2_P],
+            "",
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_apply_converges_on_rerun() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = six_principals(&env);
+    let run = apply_and_stop(&env, &m, Stop::Kill).await;
+    assert_eq!(run.code, None, "killed by a signal\n{}", run.dump());
+    assert!(run.events("applied").is_empty(), "{}", run.dump());
+    assert_rerun_converges(&env, &m, 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupted_apply_exits_130_and_converges_on_rerun() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = six_principals(&env);
+    let run = apply_and_stop(&env, &m, Stop::Interrupt).await;
+    run.expect_code(130);
+    let applied = run.events("applied");
+    assert_eq!(applied.len(), 1, "{}", run.dump());
+    assert_eq!(applied[0]["report"]["interrupted"], true, "{}", run.dump());
+    // Everything started was reported as finished: in-flight writes completed.
+    let started = run.events("actionStarted").len();
+    let ended = run.events("actionFinished").len() + run.events("actionFailed").len();
+    assert_eq!(started, ended, "in-flight actions finish\n{}", run.dump());
+    // What had not started yet is reported skipped, not run.
+    let skipped = run.events("actionSkipped");
+    assert!(!skipped.is_empty(), "{}", run.dump());
+    assert!(
+        skipped.iter().all(|e| e["reason"] == "interrupted"),
+        "{}",
+        run.dump()
+    );
+    assert_rerun_converges(&env, &m, 6).await;
 }
 
 // ------------------------------------------------------------------------------------ 10

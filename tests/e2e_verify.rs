@@ -133,6 +133,7 @@ async fn apply_verifies_self_and_two_vms_promptly() {
     assert_eq!(effective.len(), 3, "{state}");
     let last = effective.iter().cloned().fold(f64::MIN, f64::max);
     let lag = run.exited_at - last;
+    eprintln!("exit lag after the last assignment became effective: {lag:.2}s");
     assert!(
         lag >= 0.0,
         "keyless claimed access before it was effective ({lag:.1}s)"

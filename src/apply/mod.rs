@@ -159,8 +159,16 @@ pub async fn apply(
                     let vm_principals = vm_principals.clone();
                     let reporter = reporter.clone();
                     let marker = marker.clone();
+                    let cancel = opts.cancel.clone();
                     running.spawn(async move {
                         let _permit = sem.acquire_owned().await.expect("semaphore open");
+                        // Spawned tasks queue on the semaphore: after Ctrl-C, one still waiting
+                        // for its turn must not start its write.
+                        if cancel.load(Ordering::SeqCst) {
+                            reporter.event("actionSkipped", json!({"id": a.id, "target": a.target, "reason": "interrupted"}));
+                            results.lock().await.insert(a.id, ActionStatus::Skipped { reason: "interrupted".into() });
+                            return;
+                        }
                         let key = format!("action-{}", a.id);
                         reporter.start(&key, &format!("{} {}", a.kind.symbol(), a.target));
                         reporter.event("actionStarted", json!({"id": a.id, "type": kind_name(&a.kind), "target": a.target}));

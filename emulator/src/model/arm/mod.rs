@@ -20,8 +20,8 @@ pub mod seed;
 pub mod subdomain;
 pub mod vms;
 
-use serde::{Deserialize, Serialize};
 use crate::world::World;
+use serde::{Deserialize, Serialize};
 
 /// Everything ARM holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

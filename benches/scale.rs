@@ -229,8 +229,19 @@ fn phase(emu: &RunningEmulator, run: &Run) -> Value {
     let c = emu.counters();
     let log = emu.requests();
     let mut writes_per_sub: BTreeMap<String, u64> = BTreeMap::new();
+    let mut write_kinds: BTreeMap<String, u64> = BTreeMap::new();
     for e in &log {
         if e.route == "arm" && !matches!(e.method.as_str(), "GET" | "HEAD") {
+            // What was written: the last resource type in the path (names stripped).
+            let segs: Vec<&str> = e.path.split('/').filter(|s| !s.is_empty()).collect();
+            let kind = match segs.len() {
+                n if n % 2 == 1 => segs[n - 1],
+                n if n >= 2 => segs[n - 2],
+                _ => "?",
+            };
+            *write_kinds
+                .entry(format!("{} {kind} {}", e.method, e.status))
+                .or_default() += 1;
             let sub = e.path.split('/').nth(2).unwrap_or("").to_ascii_lowercase();
             *writes_per_sub.entry(sub).or_default() += 1;
         }
@@ -258,6 +269,7 @@ fn phase(emu: &RunningEmulator, run: &Run) -> Value {
         "status5xx": c.by_status.iter().filter(|(k, _)| k.starts_with('5')).map(|(_, v)| v).sum::<u64>(),
         "planActions": run.plan_actions(),
         "writesPerSubscription": writes_per_sub,
+        "writeKinds": write_kinds,
         "floorSeconds": floor,
         "floorSequentialSeconds": floor_sequential,
         "logComplete": log.len() < keyless_emulator::observe::LOG_CAPACITY,

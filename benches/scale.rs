@@ -156,6 +156,8 @@ fn tail(s: &str, n: usize) -> &str {
 
 /// Runs `keyless ARGS --output json` in `cwd` against `emu`, reaping it with `wait4` to read its
 /// own CPU time and peak RSS.
+// The child is reaped by `wait4` (std's `wait` would not return its rusage).
+#[allow(clippy::zombie_processes)]
 fn keyless(emu: &RunningEmulator, cwd: &Path, args: &[&str]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyless"));
     cmd.args(args)

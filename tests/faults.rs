@@ -21,7 +21,7 @@ use common::*;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const MANIFEST: &str = "faults";
@@ -188,7 +188,7 @@ async fn reset_and_seed(env: &Env) -> Seeded {
 }
 
 /// The invariants every fault scenario must end in (see the module docs).
-async fn assert_converged(env: &Env, manifest: &PathBuf, seeded: &Seeded, what: &str) {
+async fn assert_converged(env: &Env, manifest: &Path, seeded: &Seeded, what: &str) {
     env.put_faults(json!({})).await;
     let plan = env
         .keyless(&["plan", s(manifest), "--detailed-exitcode"])
@@ -248,7 +248,7 @@ enum KillAt {
 
 /// Runs `apply` and SIGKILLs it at `at`. Returns how many actions had finished, or `None` when
 /// the run ended by itself before the kill point (not counted as a kill).
-async fn apply_and_kill(env: &Env, manifest: &PathBuf, at: KillAt) -> Option<usize> {
+async fn apply_and_kill(env: &Env, manifest: &Path, at: KillAt) -> Option<usize> {
     let mut child = env.spawn(&["apply", s(manifest), "--no-verify"]);
     let mut events = EventStream::new(child.stdout.take().expect("stdout"));
     let mut finished = 0;

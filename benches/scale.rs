@@ -39,6 +39,10 @@ fn results_dir() -> PathBuf {
 }
 
 fn main() {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some(SPAWN) {
+        spawn_and_measure(&raw[2..]);
+    }
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -154,15 +158,57 @@ fn tail(s: &str, n: usize) -> &str {
     &s[i..]
 }
 
-/// Runs `keyless ARGS --output json` in `cwd` against `emu`, reaping it with `wait4` to read its
-/// own CPU time and peak RSS.
-// The child is reaped by `wait4` (std's `wait` would not return its rusage).
-#[allow(clippy::zombie_processes)]
+const SPAWN: &str = "__spawn";
+const RUSAGE_OUT: &str = "SCALE_BENCH_RUSAGE_OUT";
+
+/// `scale __spawn PROGRAM ARGS…`: runs PROGRAM (stdio inherited), reaps it with `wait4` and
+/// writes its exit code, CPU time and peak RSS to `$SCALE_BENCH_RUSAGE_OUT`.
+///
+/// Why an intermediate process: Linux keeps the peak RSS of the address space a process had
+/// before `execve` (the forked copy of its parent), so keyless spawned straight from this bench —
+/// whose in-process emulator holds tens of MB — would report the bench's RSS as its own. Forked
+/// from this small freshly exec'd helper instead, keyless's `ru_maxrss` is its own (± the
+/// helper's few MB).
+fn spawn_and_measure(args: &[String]) -> ! {
+    let out = std::env::var(RUSAGE_OUT).expect("rusage output path");
+    let child = Command::new(&args[0])
+        .args(&args[1..])
+        .env_remove(RUSAGE_OUT)
+        .spawn()
+        .expect("spawn keyless");
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: plain FFI call on our own child; `ru` is a plain C struct filled by the kernel.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4 failed");
+    std::mem::forget(child);
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    let v = json!({
+        "code": code,
+        "cpu": tv(ru.ru_utime) + tv(ru.ru_stime),
+        "maxRssKb": ru.ru_maxrss,
+    });
+    std::fs::write(out, v.to_string()).expect("write rusage");
+    std::process::exit(code)
+}
+
+/// Runs `keyless ARGS --output json` in `cwd` against `emu` (through [`spawn_and_measure`]).
 fn keyless(emu: &RunningEmulator, cwd: &Path, args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyless"));
-    cmd.args(args)
+    let rusage = cwd.join(".rusage.json");
+    let _ = std::fs::remove_file(&rusage);
+    let mut cmd = Command::new(std::env::current_exe().expect("bench executable"));
+    cmd.arg(SPAWN)
+        .arg(env!("CARGO_BIN_EXE_keyless"))
+        .args(args)
         .args(["--output", "json"])
         .env_clear()
+        .env(RUSAGE_OUT, &rusage)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", cwd)
         .env("NO_COLOR", "1")
@@ -186,8 +232,7 @@ fn keyless(emu: &RunningEmulator, cwd: &Path, args: &[&str]) -> Run {
         }
     }
     let t0 = Instant::now();
-    let mut child = cmd.spawn().expect("spawn keyless");
-    let pid = child.id() as libc::pid_t;
+    let mut child = cmd.spawn().expect("spawn the measuring helper");
     let mut out = child.stdout.take().unwrap();
     let mut err = child.stderr.take().unwrap();
     let ho = std::thread::spawn(move || {
@@ -200,24 +245,16 @@ fn keyless(emu: &RunningEmulator, cwd: &Path, args: &[&str]) -> Run {
         let _ = err.read_to_string(&mut s);
         s
     });
-    let mut status: libc::c_int = 0;
-    // SAFETY: plain FFI call on our own child; `ru` is a plain C struct filled by the kernel.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4 failed");
+    child.wait().expect("wait for the helper");
     let wall = t0.elapsed();
     let exited_at = emu.ctx().now();
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -libc::WTERMSIG(status)
-    };
+    let ru: Value = serde_json::from_str(&std::fs::read_to_string(&rusage).expect("rusage file"))
+        .expect("rusage JSON");
     Run {
-        code,
+        code: ru["code"].as_i64().unwrap_or(-1) as i32,
         wall,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        max_rss_mb: ru.ru_maxrss as f64 / 1024.0,
+        cpu: Duration::from_secs_f64(ru["cpu"].as_f64().unwrap_or(0.0)),
+        max_rss_mb: ru["maxRssKb"].as_f64().unwrap_or(0.0) / 1024.0,
         stdout: ho.join().unwrap(),
         stderr: he.join().unwrap(),
         exited_at,

@@ -161,7 +161,11 @@ pub async fn apply(
                     let marker = marker.clone();
                     let cancel = opts.cancel.clone();
                     running.spawn(async move {
-                        let _permit = sem.acquire_owned().await.expect("semaphore open");
+                        let permit = std::sync::Mutex::new(Some(sem.acquire_owned().await.expect("semaphore open")));
+                        // Waiting for a long-running operation needs no parallelism slot: an
+                        // action calls this once its write went out (200 VM identities would
+                        // otherwise hold every slot for their whole provisioning wait).
+                        let release_slot = || drop(permit.lock().map(|mut p| p.take()));
                         // Spawned tasks queue on the semaphore: after Ctrl-C, one still waiting
                         // for its turn must not start its write.
                         if cancel.load(Ordering::SeqCst) {
@@ -173,7 +177,7 @@ pub async fn apply(
                         reporter.start(&key, &format!("{} {}", a.kind.symbol(), a.target));
                         reporter.event("actionStarted", json!({"id": a.id, "type": kind_name(&a.kind), "target": a.target}));
                         let t0 = Instant::now();
-                        let r = run_action(&session, &a, &marker, &vm_principals, &reporter, &key).await;
+                        let r = run_action(&session, &a, &marker, &vm_principals, &reporter, &key, &release_slot).await;
                         let elapsed_ms = t0.elapsed().as_millis();
                         let status = match r {
                             Ok(Outcome::Done) => ActionStatus::Done { elapsed_ms },
@@ -248,6 +252,7 @@ async fn run_action(
     vm_principals: &Mutex<BTreeMap<String, String>>,
     reporter: &Reporter,
     key: &str,
+    release_slot: &(dyn Fn() + Sync),
 ) -> Result<Outcome, AzureError> {
     let arm = &session.arm;
     let progress = |state: &str| {
@@ -295,7 +300,7 @@ async fn run_action(
             .await
             .map(|_| Outcome::Done),
         ActionKind::EnableVmIdentity { vm, .. } => {
-            let p = arm.enable_vm_identity(vm, &progress).await?;
+            let p = arm.enable_vm_identity(vm, &progress, release_slot).await?;
             vm_principals.lock().await.insert(vm.key(), p);
             Ok(Outcome::Done)
         }

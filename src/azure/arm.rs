@@ -587,10 +587,13 @@ impl Arm {
 
     /// Enables the system-assigned identity, re-sending the user-assigned ones (the PATCH
     /// replaces the identity block), and waits for the principal id.
+    /// `written` is called once the PATCH was accepted, before waiting for the VM to finish
+    /// updating (apply releases the action's parallelism slot there).
     pub async fn enable_vm_identity(
         &self,
         vm: &VmRef,
         progress: &(dyn Fn(&str) + Sync),
+        written: &(dyn Fn() + Sync),
     ) -> Result<String> {
         let op = format!("enable identity on VM {}/{}", vm.resource_group, vm.name);
         // Re-read right before the write: another tool may have attached an identity since plan.
@@ -624,6 +627,7 @@ impl Arm {
             &op,
         )
         .await?;
+        written();
         let v = self
             .poll_provisioning(
                 &op,

@@ -348,6 +348,38 @@ async fn five_hundreds_and_resets_converge_in_one_apply() {
     assert_converged(&env, &path, &seeded, "5xx + resets").await;
 }
 
+/// Azure's worst case for a client: the write is committed, the response is lost. keyless
+/// retries; deterministic assignment names make the retried PUT the same resource, so nothing
+/// is duplicated and the apply still converges in one run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_lost_after_commit_converge_without_duplicates() {
+    let (env, path) = setup("").await;
+    let seeded = reset_and_seed(&env).await;
+    env.put_faults(json!({
+        "resetAfterRate": 0.05,
+        "rules": [{"path": "roleAssignments/", "method": "PUT", "status": 0, "after": true, "count": 3}]
+    }))
+    .await;
+    let run = env.keyless(&["apply", s(&path), "--no-verify"]).await;
+    let lost = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|e| e.injected.as_deref() == Some("reset-after-commit"))
+        .count();
+    assert!(
+        lost >= 3,
+        "the rule must have dropped 3 committed responses, saw {lost}"
+    );
+    assert_eq!(
+        run.code,
+        Some(0),
+        "one apply with lost responses must converge\n{}",
+        run.dump()
+    );
+    assert_converged(&env, &path, &seeded, "responses lost after commit").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storm_of_429_is_waited_out_within_retry_after() {
     const STORM: f64 = 4.0;

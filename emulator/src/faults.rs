@@ -19,6 +19,8 @@ pub enum FaultDecision {
     Storm(u64),
     /// Close the connection without a response.
     Reset,
+    /// Handle (and persist) the request, then close the connection without a response.
+    ResetAfter,
 }
 
 /// A rule with its remaining budget.
@@ -76,7 +78,11 @@ impl FaultState {
                 remaining: r.count,
             });
         }
-        for (name, v) in [("errorRate", f.error_rate), ("resetRate", f.reset_rate)] {
+        for (name, v) in [
+            ("errorRate", f.error_rate),
+            ("resetRate", f.reset_rate),
+            ("resetAfterRate", f.reset_after_rate),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} must be between 0 and 1"));
             }
@@ -120,7 +126,11 @@ impl FaultState {
             if method_ok && r.regex.is_match(path) {
                 r.remaining -= 1;
                 if r.rule.status == 0 {
-                    return FaultDecision::Reset;
+                    return if r.rule.after {
+                        FaultDecision::ResetAfter
+                    } else {
+                        FaultDecision::Reset
+                    };
                 }
                 let code = r
                     .rule
@@ -142,6 +152,9 @@ impl FaultState {
         let mut rng = rand::thread_rng();
         if self.config.reset_rate > 0.0 && rng.gen_bool(self.config.reset_rate) {
             return FaultDecision::Reset;
+        }
+        if self.config.reset_after_rate > 0.0 && rng.gen_bool(self.config.reset_after_rate) {
+            return FaultDecision::ResetAfter;
         }
         if self.config.error_rate > 0.0 && rng.gen_bool(self.config.error_rate) {
             let status = if rng.gen_bool(0.5) { 500 } else { 503 };

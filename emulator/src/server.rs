@@ -272,6 +272,7 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
     let arm = route == Route::Arm;
     let arm_ctx = arm.then(|| ArmCtx::of(ctx, &req));
 
+    let mut reset_after = false;
     if faultable {
         let latency = ctx.faults.lock().latency();
         if latency > 0.0 {
@@ -280,6 +281,7 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
         let decision = ctx.faults.lock().decide(&req.method, &req.path, ctx.now());
         match decision {
             FaultDecision::Pass => {}
+            FaultDecision::ResetAfter => reset_after = true,
             FaultDecision::Reset => return (Outcome::Reset, Some("reset")),
             FaultDecision::Respond(r) => {
                 let r = match &arm_ctx {
@@ -344,6 +346,9 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
                 None,
             );
         }
+    }
+    if reset_after {
+        return (Outcome::Reset, Some("reset-after-commit"));
     }
     (Outcome::Respond(resp), None)
 }

@@ -620,9 +620,15 @@ pub struct Faults {
     /// Fraction of requests answered 500 or 503.
     #[serde(default)]
     pub error_rate: f64,
-    /// Fraction of requests whose connection is closed without a response.
+    /// Fraction of requests whose connection is closed without a response (before the
+    /// handler runs: nothing changed).
     #[serde(default)]
     pub reset_rate: f64,
+    /// Fraction of requests that are handled and committed, and whose response is then lost
+    /// (connection closed): Azure's worst case for a client — the write happened, the client
+    /// does not know.
+    #[serde(default)]
+    pub reset_after_rate: f64,
     /// Fail the next N matching requests.
     #[serde(default)]
     pub rules: Vec<FaultRule>,
@@ -654,6 +660,10 @@ pub struct FaultRule {
     /// ARM error code to send (default from the status).
     #[serde(default)]
     pub code: Option<String>,
+    /// With `status: 0`: handle and commit the request first, then drop the connection (the
+    /// response is lost, the write is not).
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn one() -> u32 {
@@ -845,6 +855,7 @@ impl World {
         for (field, v) in [
             ("faults.errorRate", self.faults.error_rate),
             ("faults.resetRate", self.faults.reset_rate),
+            ("faults.resetAfterRate", self.faults.reset_after_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(err(field.into(), field, "must be between 0 and 1".into()));

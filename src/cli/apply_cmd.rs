@@ -129,115 +129,41 @@ pub async fn run(
         return ExitCode::Error;
     }
 
-    let mut exit = ExitCode::Ok;
+    // Manifests of different subscriptions run concurrently (each subscription has its own ARM
+    // budget); manifests of one subscription run one after the other.
+    let mut groups: Vec<Vec<&Planned>> = Vec::new();
     for p in &planned {
-        if cancel.load(Ordering::SeqCst) {
-            return ExitCode::Interrupted;
-        }
-        let report = apply(
-            &p.session,
-            &p.desired,
-            &p.observed,
-            &p.plan,
-            reporter.clone(),
-            ApplyOptions {
-                parallelism: common.parallelism,
-                cancel: cancel.clone(),
-            },
-        )
-        .await;
-        let done = report
-            .results
-            .values()
-            .filter(|s| matches!(s, ActionStatus::Done { .. }))
-            .count();
-        let adopted = report
-            .results
-            .values()
-            .filter(|s| matches!(s, ActionStatus::Adopted { .. }))
-            .count();
-        let failed = report.failures();
-        let skipped = report
-            .results
-            .values()
-            .filter(|s| matches!(s, ActionStatus::Skipped { .. }))
-            .count();
-        if !p.plan.is_empty() {
-            reporter.say(&format!(
-                "Applied `{}`: {done} done, {adopted} adopted, {} failed, {skipped} skipped.",
-                p.plan.manifest,
-                failed.len()
-            ));
-        }
-        for (id, e) in &failed {
-            let a = &p.plan.actions[*id];
-            report_error(
-                &reporter,
-                miette::Report::new((*e).clone()).wrap_err(format!(
-                    "{} {}",
-                    a.kind.symbol(),
-                    a.target
-                )),
-            );
-        }
-        reporter.event("applied", serde_json::json!({"manifest": p.plan.manifest, "report": report, "requests": p.session.requests()}));
-        if report.interrupted {
-            reporter
-                .note("interrupted: what finished is in Azure; re-run `keyless apply` to converge");
-            return ExitCode::Interrupted;
-        }
-        if !report.succeeded() {
-            exit = ExitCode::Error;
-            continue;
-        }
-        // Verify what changed (Run Command is an ARM write: a no-op apply stays write-free).
-        let Some(settings) = &p.verify else { continue };
-        if no_verify || (p.plan.is_empty() && !force_verify) {
-            continue;
-        }
-        let fresh: BTreeSet<String> = p
-            .plan
-            .actions
-            .iter()
-            .filter_map(|a| match &a.kind {
-                ActionKind::PutDeployment {
-                    resource_group,
-                    account,
-                    spec,
-                } => Some(format!(
-                    "{}/{}",
-                    crate::model::key(resource_group, account),
-                    spec.name.to_ascii_lowercase()
-                )),
-                _ => None,
-            })
-            .collect();
-        match crate::verify::verify(
-            &p.session,
-            &p.desired,
-            settings,
-            &report.vm_principals,
-            &fresh,
-            reporter.clone(),
-        )
-        .await
+        let sub = p.desired.subscription.to_ascii_lowercase();
+        match groups
+            .iter_mut()
+            .find(|g| g[0].desired.subscription.to_ascii_lowercase() == sub)
         {
-            Ok(v) => {
-                super::verify_cmd::print_table(&reporter, &v);
-                reporter.event(
-                    "verified",
-                    serde_json::json!({"manifest": p.plan.manifest, "report": v}),
-                );
-                if !v.succeeded() && exit == ExitCode::Ok {
-                    exit = ExitCode::VerifyFailed;
-                }
-            }
-            Err(e) => {
-                report_error(&reporter, miette::Report::new(e));
-                exit = ExitCode::VerifyFailed;
-            }
+            Some(g) => g.push(p),
+            None => groups.push(vec![p]),
         }
     }
+    let ctx = ApplyCtx {
+        reporter: reporter.clone(),
+        cancel: cancel.clone(),
+        parallelism: common.parallelism,
+        no_verify,
+        force_verify,
+    };
+    let results = futures::future::join_all(groups.into_iter().map(|g| {
+        let ctx = &ctx;
+        async move {
+            let mut exit = ExitCode::Ok;
+            for p in g {
+                exit = worst(exit, apply_one(p, ctx).await);
+                if exit == ExitCode::Interrupted {
+                    break;
+                }
+            }
+            exit
+        }
+    }))
+    .await;
+    let exit = results.into_iter().fold(ExitCode::Ok, worst);
     for s in target.sessions() {
         reporter.event(
             "requests",
@@ -246,4 +172,154 @@ pub async fn run(
     }
     drop(target);
     exit
+}
+
+/// What every manifest's apply shares.
+struct ApplyCtx {
+    reporter: Arc<Reporter>,
+    cancel: Arc<AtomicBool>,
+    parallelism: usize,
+    no_verify: bool,
+    force_verify: bool,
+}
+
+/// The more severe of two exit codes (interrupted > error > verification failed > ok).
+fn worst(a: ExitCode, b: ExitCode) -> ExitCode {
+    let rank = |c: ExitCode| match c {
+        ExitCode::Interrupted => 4,
+        ExitCode::Error => 3,
+        ExitCode::VerifyFailed => 2,
+        ExitCode::Changes => 1,
+        ExitCode::Ok => 0,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Applies one manifest's plan, then verifies what changed.
+async fn apply_one(p: &Planned, ctx: &ApplyCtx) -> ExitCode {
+    let reporter = &ctx.reporter;
+    let (no_verify, force_verify) = (ctx.no_verify, ctx.force_verify);
+    let cancel = &ctx.cancel;
+    let mut exit = ExitCode::Ok;
+    if cancel.load(Ordering::SeqCst) {
+        return ExitCode::Interrupted;
+    }
+    let report = apply(
+        &p.session,
+        &p.desired,
+        &p.observed,
+        &p.plan,
+        reporter.clone(),
+        ApplyOptions {
+            parallelism: ctx.parallelism,
+            cancel: cancel.clone(),
+        },
+    )
+    .await;
+    let done = report
+        .results
+        .values()
+        .filter(|s| matches!(s, ActionStatus::Done { .. }))
+        .count();
+    let adopted = report
+        .results
+        .values()
+        .filter(|s| matches!(s, ActionStatus::Adopted { .. }))
+        .count();
+    let failed = report.failures();
+    let skipped = report
+        .results
+        .values()
+        .filter(|s| matches!(s, ActionStatus::Skipped { .. }))
+        .count();
+    if !p.plan.is_empty() {
+        reporter.say(&format!(
+            "Applied `{}`: {done} done, {adopted} adopted, {} failed, {skipped} skipped.",
+            p.plan.manifest,
+            failed.len()
+        ));
+    }
+    for (id, e) in &failed {
+        let a = &p.plan.actions[*id];
+        report_error(
+            reporter,
+            miette::Report::new((*e).clone()).wrap_err(format!("{} {}", a.kind.symbol(), a.target)),
+        );
+    }
+    reporter.event("applied", serde_json::json!({"manifest": p.plan.manifest, "report": report, "requests": p.session.requests()}));
+    if report.interrupted {
+        reporter.note("interrupted: what finished is in Azure; re-run `keyless apply` to converge");
+        return ExitCode::Interrupted;
+    }
+    if !report.succeeded() {
+        return ExitCode::Error;
+    }
+    // Verify what changed (Run Command is an ARM write: a no-op apply stays write-free).
+    let Some(settings) = &p.verify else {
+        return exit;
+    };
+    if no_verify || (p.plan.is_empty() && !force_verify) {
+        return exit;
+    }
+    let fresh: BTreeSet<String> = p
+        .plan
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::PutDeployment {
+                resource_group,
+                account,
+                spec,
+            } => Some(format!(
+                "{}/{}",
+                crate::model::key(resource_group, account),
+                spec.name.to_ascii_lowercase()
+            )),
+            _ => None,
+        })
+        .collect();
+    match crate::verify::verify(
+        &p.session,
+        &p.desired,
+        settings,
+        &report.vm_principals,
+        &fresh,
+        reporter.clone(),
+    )
+    .await
+    {
+        Ok(v) => {
+            super::verify_cmd::print_table(reporter, &v);
+            reporter.event(
+                "verified",
+                serde_json::json!({"manifest": p.plan.manifest, "report": v}),
+            );
+            if !v.succeeded() && exit == ExitCode::Ok {
+                exit = ExitCode::VerifyFailed;
+            }
+        }
+        Err(e) => {
+            report_error(reporter, miette::Report::new(e));
+            exit = ExitCode::VerifyFailed;
+        }
+    }
+    exit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_severe_exit_code_wins() {
+        use ExitCode::*;
+        assert_eq!([Ok, VerifyFailed, Ok].into_iter().fold(Ok, worst), VerifyFailed);
+        assert_eq!([VerifyFailed, Error].into_iter().fold(Ok, worst), Error);
+        assert_eq!([Error, Interrupted, Ok].into_iter().fold(Ok, worst), Interrupted);
+        assert_eq!([Ok, Ok].into_iter().fold(Ok, worst), Ok);
+    }
 }

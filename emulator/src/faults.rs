@@ -216,6 +216,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reset_rule_with_after_commits_first() {
+        let f = Faults {
+            rules: vec![FaultRule {
+                path: "roleAssignments/".into(),
+                method: None,
+                status: 0,
+                count: 1,
+                retry_after: None,
+                code: None,
+                after: true,
+            }],
+            ..Default::default()
+        };
+        let mut s = FaultState::from_world(&f, 0.0);
+        let p = "/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/n";
+        assert_eq!(s.decide("PUT", p, 0.0), FaultDecision::ResetAfter);
+        assert_eq!(s.decide("PUT", p, 0.0), FaultDecision::Pass);
+    }
+
+    #[test]
     fn rule_fails_exactly_n() {
         let f = Faults {
             rules: vec![FaultRule {
@@ -225,6 +245,7 @@ mod tests {
                 count: 2,
                 retry_after: Some(3),
                 code: None,
+                after: false,
             }],
             ..Default::default()
         };

@@ -317,9 +317,15 @@ mod tests {
     #[test]
     fn the_most_severe_exit_code_wins() {
         use ExitCode::*;
-        assert_eq!([Ok, VerifyFailed, Ok].into_iter().fold(Ok, worst), VerifyFailed);
+        assert_eq!(
+            [Ok, VerifyFailed, Ok].into_iter().fold(Ok, worst),
+            VerifyFailed
+        );
         assert_eq!([VerifyFailed, Error].into_iter().fold(Ok, worst), Error);
-        assert_eq!([Error, Interrupted, Ok].into_iter().fold(Ok, worst), Interrupted);
+        assert_eq!(
+            [Error, Interrupted, Ok].into_iter().fold(Ok, worst),
+            Interrupted
+        );
         assert_eq!([Ok, Ok].into_iter().fold(Ok, worst), Ok);
     }
 }

@@ -153,7 +153,7 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ManifestError> {
                 .extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| e == "yaml" || e == "yml");
-            if is_yaml && path.is_file() {
+            if is_yaml && path.is_file() && !is_world_file(&path) {
                 found.push(path);
             }
         }
@@ -166,6 +166,19 @@ fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ManifestError> {
     let mut seen = std::collections::HashSet::new();
     files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
+}
+
+/// Emulator world files (`world.yaml`, `*.world.yaml`) often live beside the manifests that name
+/// them; a directory load skips them (naming one explicitly still loads it as a manifest, so the
+/// mistake gets a clear error).
+fn is_world_file(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let stem = name.trim_end_matches(".yaml").trim_end_matches(".yml");
+    stem == "world" || stem.ends_with(".world")
 }
 
 /// Reports every manifest whose name an earlier manifest already uses.

@@ -975,6 +975,9 @@ fn directories_load_sorted_yaml_files_non_recursively() {
     write(dir.path(), "b.yaml", "bravo");
     write(dir.path(), "a.yml", "alpha");
     write(dir.path(), "c.txt", "ignored");
+    // emulator world files beside the manifests are not manifests
+    std::fs::write(dir.path().join("world.yaml"), "tenant: { id: x }\n").unwrap();
+    std::fs::write(dir.path().join("quick.world.yml"), "tenant: { id: x }\n").unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     write(&dir.path().join("sub"), "d.yaml", "nested");
     let loaded = load(&[dir.path().to_path_buf()], &test_env()).unwrap();

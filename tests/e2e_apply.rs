@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 const RG: &str = "rg-e2e";
@@ -808,4 +808,41 @@ async fn detailed_exitcode_and_validate() {
         run.dump()
     );
     assert!(run.stderr.contains("resourcegroup"), "{}", run.dump());
+}
+
+/// Microsoft Graph throttles too: a 429 (with Retry-After) and a 503 on the principal lookups are
+/// retried, and the plan still resolves every principal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_throttling_and_5xx_are_retried() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &[ALICE, GROUP], ""));
+    env.put_faults(json!({
+        "graph": true,
+        "rules": [
+            {"path": "^/v1.0/", "status": 429, "count": 1, "retryAfter": 1},
+            {"path": "^/v1.0/", "status": 503, "count": 1}
+        ]
+    }))
+    .await;
+    let run = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    run.expect_code(2);
+    let graph: Vec<u16> = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.route == "graph")
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        graph,
+        vec![429, 503, 200],
+        "graph statuses: {graph:?}\n{}",
+        run.dump()
+    );
+    let assignments = run
+        .plan_actions()
+        .iter()
+        .filter(|a| a["type"] == "createRoleAssignment" && a["spec"]["principal"]["id"].is_string())
+        .count();
+    assert_eq!(assignments, 2, "both principals resolved\n{}", run.dump());
 }

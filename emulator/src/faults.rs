@@ -107,6 +107,11 @@ impl FaultState {
         self.config.data_plane
     }
 
+    /// Whether faults also apply to Microsoft Graph.
+    pub fn applies_to_graph(&self) -> bool {
+        self.config.graph
+    }
+
     /// Latency to add to this request (seconds).
     pub fn latency(&self) -> f64 {
         self.config.latency_ms.0.sample()

@@ -267,7 +267,8 @@ fn to_hyper(resp: Resp) -> hyper::Response<Full<Bytes>> {
 pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
     let route = router::classify(&req);
     let faultable = route == Route::Arm
-        || (route == Route::DataPlane && ctx.faults.lock().applies_to_data_plane());
+        || (route == Route::DataPlane && ctx.faults.lock().applies_to_data_plane())
+        || (route == Route::Graph && ctx.faults.lock().applies_to_graph());
     let method = req.method.clone();
     let arm = route == Route::Arm;
     let arm_ctx = arm.then(|| ArmCtx::of(ctx, &req));

@@ -638,6 +638,9 @@ pub struct Faults {
     /// Also apply to the Azure OpenAI data plane.
     #[serde(default)]
     pub data_plane: bool,
+    /// Also apply to Microsoft Graph (`/v1.0/…`).
+    #[serde(default)]
+    pub graph: bool,
 }
 
 /// "Fail the next `count` requests whose path matches `path` (and method, when given)".

@@ -86,17 +86,76 @@ impl Graph {
         }
     }
 
+    /// POSTs with retries: Graph throttles (429 with Retry-After) and has transient 5xx and
+    /// connection failures like ARM does; a `$batch` whose sub-responses are 429/5xx is retried
+    /// whole (lookups are reads, so retrying is safe).
     async fn post(&self, path: &str, body: &Value) -> Result<Value, AzureError> {
+        use azure_core::RetryPolicy;
+        let backoff = super::retry::JitteredBackoff::default();
+        let mut attempt = 0u32;
+        loop {
+            let (result, retry_after) = self.post_once(path, body).await;
+            let retryable = match &result {
+                Ok(v) => v["responses"].as_array().is_some_and(|rs| {
+                    rs.iter().any(|r| {
+                        let st = r["status"].as_u64().unwrap_or(0);
+                        st == 429 || st >= 500
+                    })
+                }),
+                Err(e) => e.status == 0 || e.status == 429 || e.status >= 500,
+            };
+            if !retryable || attempt >= 6 {
+                return result;
+            }
+            let wait = retry_after.unwrap_or_else(|| backoff.sleep_duration(attempt));
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One POST; also returns the largest Retry-After seen (header or `$batch` sub-response).
+    async fn post_once(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> (Result<Value, AzureError>, Option<std::time::Duration>) {
+        let r = self.post_raw(path, body).await;
+        match r {
+            Ok((v, ra)) => {
+                let sub = v["responses"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        r["headers"]["Retry-After"]
+                            .as_str()
+                            .or(r["headers"]["retry-after"].as_str())
+                            .and_then(|s| s.trim().parse::<f64>().ok())
+                    })
+                    .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
+                let ra = ra.or(sub.map(std::time::Duration::from_secs_f64));
+                (Ok(v), ra)
+            }
+            Err((e, ra)) => (Err(e), ra),
+        }
+    }
+
+    async fn post_raw(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<(Value, Option<std::time::Duration>), (AzureError, Option<std::time::Duration>)>
+    {
         let op = format!("Microsoft Graph {path}");
         let token = self
             .credential
             .get_token(&[&self.scope])
             .await
-            .map_err(|e| AzureError::from_core(&op, &e))?;
+            .map_err(|e| (AzureError::from_core(&op, &e), None))?;
         let url = self
             .base
             .join(path.trim_start_matches('/'))
-            .map_err(|e| AzureError::new(&op, 0, "InvalidUrl", &e.to_string()))?;
+            .map_err(|e| (AzureError::new(&op, 0, "InvalidUrl", &e.to_string()), None))?;
         let req = self
             .transport
             .reqwest()
@@ -104,23 +163,33 @@ impl Graph {
             .bearer_auth(token.token.secret())
             .json(body)
             .build()
-            .map_err(|e| AzureError::new(&op, 0, "RequestFailed", &e.to_string()))?;
-        let rsp = self
-            .transport
-            .send_raw(req)
-            .await
-            .map_err(|e| AzureError::new(&op, 0, "ConnectionFailed", &e.to_string()))?;
+            .map_err(|e| {
+                (
+                    AzureError::new(&op, 0, "RequestFailed", &e.to_string()),
+                    None,
+                )
+            })?;
+        let rsp = self.transport.send_raw(req).await.map_err(|e| {
+            (
+                AzureError::new(&op, 0, "ConnectionFailed", &e.to_string()),
+                None,
+            )
+        })?;
         let status = rsp.status().as_u16();
+        let retry_after = crate::verify::probe::retry_after(rsp.headers());
         let v: Value = rsp.json().await.unwrap_or(Value::Null);
         if status >= 400 {
-            return Err(AzureError::new(
-                &op,
-                status,
-                v["error"]["code"].as_str().unwrap_or("GraphError"),
-                v["error"]["message"].as_str().unwrap_or(""),
+            return Err((
+                AzureError::new(
+                    &op,
+                    status,
+                    v["error"]["code"].as_str().unwrap_or("GraphError"),
+                    v["error"]["message"].as_str().unwrap_or(""),
+                ),
+                retry_after,
             ));
         }
-        Ok(v)
+        Ok((v, retry_after))
     }
 
     /// Resolves every query; the map holds an entry per distinct query.

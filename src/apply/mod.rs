@@ -111,7 +111,7 @@ pub async fn apply(
             vm_principals.lock().await.insert(k.clone(), p);
         }
     }
-    let marker = assignment_marker(&desired.manifest);
+    let manifest = desired.manifest.clone();
     let mut pending: Vec<&Action> = plan.actions.iter().collect();
     let mut running = tokio::task::JoinSet::new();
     let mut started: HashSet<usize> = HashSet::new();
@@ -158,7 +158,7 @@ pub async fn apply(
                     let results = results.clone();
                     let vm_principals = vm_principals.clone();
                     let reporter = reporter.clone();
-                    let marker = marker.clone();
+                    let manifest = manifest.clone();
                     let cancel = opts.cancel.clone();
                     running.spawn(async move {
                         let permit = std::sync::Mutex::new(Some(sem.acquire_owned().await.expect("semaphore open")));
@@ -177,7 +177,7 @@ pub async fn apply(
                         reporter.start(&key, &format!("{} {}", a.kind.symbol(), a.target));
                         reporter.event("actionStarted", json!({"id": a.id, "type": kind_name(&a.kind), "target": a.target}));
                         let t0 = Instant::now();
-                        let r = run_action(&session, &a, &marker, &vm_principals, &reporter, &key, &release_slot).await;
+                        let r = run_action(&session, &a, &manifest, &vm_principals, &reporter, &key, &release_slot).await;
                         let elapsed_ms = t0.elapsed().as_millis();
                         let status = match r {
                             Ok(Outcome::Done) => ActionStatus::Done { elapsed_ms },
@@ -248,7 +248,7 @@ fn kind_name(k: &ActionKind) -> String {
 async fn run_action(
     session: &Session,
     a: &Action,
-    marker: &str,
+    manifest: &str,
     vm_principals: &Mutex<BTreeMap<String, String>>,
     reporter: &Reporter,
     key: &str,
@@ -273,16 +273,10 @@ async fn run_action(
             .create_account(spec, true, &progress)
             .await
             .map(|_| Outcome::Done),
-        ActionKind::UpdateAccount { spec } => {
-            let tags = arm
-                .get_account(&spec.resource_group, &spec.name)
-                .await?
-                .map(|l| l.tags)
-                .unwrap_or_default();
-            arm.update_account(spec, &tags, &progress)
-                .await
-                .map(|_| Outcome::Done)
-        }
+        ActionKind::UpdateAccount { spec } => arm
+            .update_account(spec, &progress)
+            .await
+            .map(|_| Outcome::Done),
         ActionKind::PurgeAccount {
             resource_group,
             name,
@@ -330,8 +324,8 @@ async fn run_action(
                 assignment_name(&spec.scope, &spec.role_definition_id, &principal_id)
             });
             let description = match &spec.description {
-                Some(d) if !d.is_empty() => format!("{d} {marker}"),
-                _ => marker.to_string(),
+                Some(d) if !d.is_empty() => format!("{d} {}", assignment_marker(manifest)),
+                _ => assignment_marker(manifest),
             };
             // A principal created moments ago may not have replicated yet; principalType avoids
             // the lookup, but retry a few times on PrincipalNotFound anyway.
@@ -370,7 +364,6 @@ async fn run_action(
         }
         ActionKind::DeleteRoleAssignment { assignment } => {
             // Never delete what this manifest does not own, even if the plan file was edited.
-            let manifest = crate::manifest::parse_ownership_marker(marker).unwrap_or_default();
             if !is_owned_by(assignment.description.as_deref(), manifest) {
                 return Err(AzureError::new(
                     "delete role assignment",

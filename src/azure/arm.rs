@@ -251,13 +251,7 @@ impl Arm {
     /// Reads an account and its deployments (None when absent).
     pub async fn get_account(&self, rg: &str, name: &str) -> Result<Option<LiveAccount>> {
         let op = format!("read account {rg}/{name}");
-        let r = self
-            .cognitive
-            .accounts_client()
-            .get(rg, name, &self.subscription)
-            .send()
-            .await;
-        let Some(v) = Self::json_of(&op, r).await? else {
+        let Some(v) = self.account_json(rg, name, &op).await? else {
             return Ok(None);
         };
         let p = &v["properties"];
@@ -278,6 +272,17 @@ impl Arm {
         };
         acc.deployments = self.list_deployments(rg, name).await?;
         Ok(Some(acc))
+    }
+
+    /// One GET of an account, raw (None when absent).
+    async fn account_json(&self, rg: &str, name: &str, op: &str) -> Result<Option<Value>> {
+        let r = self
+            .cognitive
+            .accounts_client()
+            .get(rg, name, &self.subscription)
+            .send()
+            .await;
+        Self::json_of(op, r).await
     }
 
     /// Lists an account's deployments (one request per page).
@@ -400,11 +405,16 @@ impl Arm {
     pub async fn update_account(
         &self,
         spec: &AccountSpec,
-        current_tags: &BTreeMap<String, String>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<()> {
         let op = format!("update account {}/{}", spec.resource_group, spec.name);
-        let mut tags = current_tags.clone();
+        // Tags are merged with what is there *now* (a PATCH replaces the tag map): read right
+        // before the write, so tags others added since the plan are kept.
+        let current = self
+            .account_json(&spec.resource_group, &spec.name, &op)
+            .await?
+            .unwrap_or(Value::Null);
+        let mut tags = tags_of(&current["tags"]);
         tags.extend(spec.tags.clone());
         let body = json!({
             "sku": {"name": spec.sku},
@@ -428,22 +438,9 @@ impl Arm {
         op: &str,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<()> {
-        self.poll_provisioning(
-            op,
-            progress,
-            |_| true,
-            || async {
-                let r = self
-                    .cognitive
-                    .accounts_client()
-                    .get(rg, name, &self.subscription)
-                    .send()
-                    .await;
-                Self::json_of(op, r).await
-            },
-        )
-        .await
-        .map(|_| ())
+        self.poll_provisioning(op, progress, |_| true, || self.account_json(rg, name, op))
+            .await
+            .map(|_| ())
     }
 
     /// Polls a resource's GET until `properties.provisioningState` is terminal (and `ready`

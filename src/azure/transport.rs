@@ -8,7 +8,7 @@
 
 use super::pacer::Pacer;
 use async_trait::async_trait;
-use azure_core::{HttpClient, Method, Request, Response};
+use azure_core::{HttpClient, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -206,7 +206,6 @@ impl HttpClient for Transport {
             _ => {}
         }
         self.count(kind);
-        let _ = Method::Get; // (keeps the import honest across azure_core versions)
         self.inner.execute_request(request).await
     }
 }

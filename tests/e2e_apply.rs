@@ -846,3 +846,94 @@ async fn graph_throttling_and_5xx_are_retried() {
         .count();
     assert_eq!(assignments, 2, "both principals resolved\n{}", run.dump());
 }
+
+/// Drift in an account's properties is patched back, and tags someone else added by hand are
+/// kept (the PATCH replaces the tag map, so keyless merges with what is there at write time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_drift_is_patched_and_foreign_tags_survive() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &[], ""));
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let path = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.CognitiveServices/accounts/{ACCOUNT}?api-version=2024-10-01"
+    );
+    let (st, _) = env
+        .arm(
+            "PATCH",
+            &path,
+            Some(json!({"tags": {"keyless-manifest": "e2e", "owner": "finance"}, "properties": {"disableLocalAuth": false}})),
+        )
+        .await;
+    assert!(st == 200 || st == 202, "hand PATCH: {st}");
+    // wait until the hand-made update settled
+    for _ in 0..50 {
+        let a = env.get_account(RG, ACCOUNT).await.expect("account");
+        if a["properties"]["provisioningState"] == "Succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(0);
+    let types: Vec<String> = run
+        .plan_actions()
+        .iter()
+        .filter_map(|a| a["type"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(types, vec!["updateAccount"], "{}", run.dump());
+    let a = env.get_account(RG, ACCOUNT).await.expect("account");
+    assert_eq!(a["properties"]["disableLocalAuth"], true, "{a}");
+    assert_eq!(a["tags"]["owner"], "finance", "foreign tag kept: {a}");
+    assert_eq!(a["tags"]["keyless-manifest"], "e2e", "{a}");
+    env.keyless(&["plan", s(&m), "--detailed-exitcode"])
+        .await
+        .expect_code(0);
+}
+
+/// A principal the directory does not know stops the plan before anything is written, naming the
+/// principal and pointing at its manifest line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_principal_is_a_located_error_and_nothing_is_written() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest(
+            "e2e",
+            &[],
+            &[ALICE, "user: ghost@contoso.onmicrosoft.com"],
+            "",
+        ),
+    );
+    let before = env.emu.counters();
+    let run = env.keyless(&apply_args(&m)).await;
+    run.expect_code(1);
+    let after = env.emu.counters();
+    assert_eq!(
+        (after.arm_writes, after.arm_deletes),
+        (before.arm_writes, before.arm_deletes),
+        "nothing may be written\n{}",
+        run.dump()
+    );
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        all.contains("ghost@contoso.onmicrosoft.com")
+            && all.contains("was not found in the directory"),
+        "{}",
+        run.dump()
+    );
+    let line = manifest(
+        "e2e",
+        &[],
+        &[ALICE, "user: ghost@contoso.onmicrosoft.com"],
+        "",
+    )
+    .lines()
+    .position(|l| l.contains("ghost@"))
+    .unwrap()
+        + 1;
+    assert!(
+        all.contains(&format!("m.yaml:{line}:")),
+        "no file:line for the principal\n{}",
+        run.dump()
+    );
+}

@@ -52,18 +52,35 @@ pub async fn observe(
         .filter(|(k, l, _)| l.is_none() && !deleted.contains_key(k))
         .map(|(_, _, a)| *a)
         .collect();
-    let availability: Vec<(String, (bool, Option<String>))> =
-        stream::iter(missing.into_iter().map(|a| async move {
-            Ok::<_, AzureError>((
-                key(&a.resource_group, &a.name),
-                arm.check_subdomain(&a.custom_subdomain, &a.kind).await?,
-            ))
-        }))
-        .buffer_unordered(parallelism)
-        .try_collect()
-        .await?;
-    let availability: BTreeMap<String, (bool, Option<String>)> = availability.into_iter().collect();
+    // A subdomain that is taken may have been taken by this very account, created since it was
+    // read (a concurrent apply of the same manifest): read it again before calling it taken.
+    /// (account key, (subdomain available, reason), the account if it exists after all).
+    type Availability = (String, (bool, Option<String>), Option<LiveAccount>);
+    let availability: Vec<Availability> = stream::iter(missing.into_iter().map(|a| async move {
+        let k = key(&a.resource_group, &a.name);
+        let available = arm.check_subdomain(&a.custom_subdomain, &a.kind).await?;
+        let appeared = if available.0 {
+            None
+        } else {
+            arm.get_account(&a.resource_group, &a.name).await?
+        };
+        Ok::<_, AzureError>((k, available, appeared))
+    }))
+    .buffer_unordered(parallelism)
+    .try_collect()
+    .await?;
+    let mut appeared: BTreeMap<String, LiveAccount> = BTreeMap::new();
+    let availability: BTreeMap<String, (bool, Option<String>)> = availability
+        .into_iter()
+        .map(|(k, available, live)| {
+            if let Some(l) = live {
+                appeared.insert(k.clone(), l);
+            }
+            (k, available)
+        })
+        .collect();
     for (k, live, _) in accounts {
+        let live = live.or_else(|| appeared.remove(&k));
         let state = match (live, deleted.get(&k)) {
             (Some(l), _) => ObservedAccount::Live(l),
             (None, Some(loc)) => ObservedAccount::SoftDeleted {

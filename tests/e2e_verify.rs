@@ -351,3 +351,57 @@ async fn vm_probe_output_never_contains_a_token() {
     );
     assert!(!outs[0].contains("access_token"), "{}", outs[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_probe_waits_for_someone_elses_run_command() {
+    // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
+    // 6-second script is running on the VM when keyless probes it: keyless must wait its turn
+    // and verify, not report the VM's access as failed.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write(
+        "m.yaml",
+        &manifest(
+            &[VM2],
+            &["vm: build-agent-02"],
+            "{ deployment: chat, timeout: 90s }",
+        ),
+    );
+    env.keyless(&["apply", s(&m), "--no-verify"])
+        .await
+        .expect_code(0);
+    let (status, v) = env
+        .arm(
+            "POST",
+            &format!("{}/runCommand?api-version=2024-07-01", vm_id(RG_CI, VM2)),
+            Some(json!({"commandId": "RunShellScript", "script": ["sleep 6"]})),
+        )
+        .await;
+    assert!(
+        status == 202 || status == 200,
+        "someone's Run Command: {status} {v}"
+    );
+    let run = env.keyless(&["verify", s(&m)]).await;
+    run.expect_code(0);
+    let probes = probe_states(&run);
+    assert_eq!(
+        probes,
+        vec![(probes[0].0.clone(), "verified".to_string())],
+        "{}",
+        run.dump()
+    );
+    let met: Vec<_> = env
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|e| {
+            e.status == 409
+                && e.caller_oid.as_deref() == Some(CALLER_OID)
+                && e.path.ends_with("/runCommand")
+        })
+        .collect();
+    assert!(
+        !met.is_empty(),
+        "keyless's Run Command must have met the running one (else this tests nothing)\n{}",
+        run.dump()
+    );
+}

@@ -363,6 +363,11 @@ impl Arm {
     }
 
     /// Creates (or restores) an account and waits until it is provisioned.
+    ///
+    /// When the PUT meets another writer's operation on the same name (a concurrent apply, a
+    /// person), the account exists by then: keyless waits for that operation and *updates* what
+    /// it finds (tags merged, never replaced), refusing if it was made with another subdomain or
+    /// kind, which cannot be changed.
     pub async fn create_account(
         &self,
         spec: &AccountSpec,
@@ -391,14 +396,39 @@ impl Arm {
             p.restore = Some(true);
         }
         a.properties = Some(p);
-        self.cognitive
+        let sent = self
+            .cognitive
             .accounts_client()
             .create(&spec.resource_group, &spec.name, a, &self.subscription)
             .send()
             .await
-            .map_err(|e| AzureError::from_core(&op, &e))?;
-        self.wait_account(&spec.resource_group, &spec.name, &op, progress)
-            .await
+            .map_err(|e| AzureError::from_core(&op, &e));
+        match sent {
+            Ok(_) => {
+                self.wait_account(&spec.resource_group, &spec.name, &op, progress)
+                    .await
+            }
+            Err(e) if e.is_busy() => {
+                progress("created meanwhile by another writer; updating it instead");
+                let Some(found) = self
+                    .account_json(&spec.resource_group, &spec.name, &op)
+                    .await?
+                else {
+                    // Gone again (the other operation was a delete): nothing to update.
+                    return Err(e);
+                };
+                if let Some(conflict) = created_differently(spec, &found) {
+                    return Err(AzureError::new(
+                        &op,
+                        409,
+                        "AccountCreatedMeanwhile",
+                        &conflict,
+                    ));
+                }
+                self.update_account(spec, progress).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Patches an account's mutable properties and tags (tags are merged).
@@ -408,25 +438,28 @@ impl Arm {
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<()> {
         let op = format!("update account {}/{}", spec.resource_group, spec.name);
-        // Tags are merged with what is there *now* (a PATCH replaces the tag map): read right
-        // before the write, so tags others added since the plan are kept.
-        let current = self
-            .account_json(&spec.resource_group, &spec.name, &op)
-            .await?
-            .unwrap_or(Value::Null);
-        let mut tags = tags_of(&current["tags"]);
-        tags.extend(spec.tags.clone());
-        let body = json!({
-            "sku": {"name": spec.sku},
-            "tags": tags,
-            "properties": {"disableLocalAuth": spec.disable_local_auth, "publicNetworkAccess": spec.public_network_access}
-        });
         let path = format!(
             "{}?api-version=2024-10-01",
             account_id(&self.subscription, &spec.resource_group, &spec.name)
         );
-        self.raw(azure_core::Method::Patch, &path, Some(body), &op)
-            .await?;
+        self.write_when_idle(progress, || async {
+            // Tags are merged with what is there *now* (a PATCH replaces the tag map): read
+            // right before each attempt, so tags others added since the plan are kept.
+            let current = self
+                .account_json(&spec.resource_group, &spec.name, &op)
+                .await?
+                .unwrap_or(Value::Null);
+            let mut tags = tags_of(&current["tags"]);
+            tags.extend(spec.tags.clone());
+            let body = json!({
+                "sku": {"name": spec.sku},
+                "tags": tags,
+                "properties": {"disableLocalAuth": spec.disable_local_auth, "publicNetworkAccess": spec.public_network_access}
+            });
+            self.raw(azure_core::Method::Patch, &path, Some(body), &op)
+                .await
+        })
+        .await?;
         self.wait_account(&spec.resource_group, &spec.name, &op, progress)
             .await
     }
@@ -488,6 +521,40 @@ impl Arm {
         }
     }
 
+    /// Sends a write, waiting its turn when another operation holds the resource.
+    ///
+    /// Azure runs one operation at a time on an account (and one deployment write per account,
+    /// one Run Command per VM) and answers a write that meets another one with a 409
+    /// ([`AzureError::is_busy`]). That other writer may be a second keyless applying the same
+    /// manifest, a pipeline or a person; none of those is a reason to fail. The write is sent
+    /// again after a jittered, growing pause until it is accepted, fails otherwise, or
+    /// `lro_timeout` passes (then the 409 is returned, with its explanation).
+    async fn write_when_idle<T, W, Fut>(
+        &self,
+        progress: &(dyn Fn(&str) + Sync),
+        mut write: W,
+    ) -> Result<T>
+    where
+        W: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let start = Instant::now();
+        let mut attempt: i32 = 0;
+        loop {
+            match write().await {
+                Err(e) if e.is_busy() && start.elapsed() < self.lro_timeout => {
+                    progress(&format!(
+                        "waiting for another operation on it to finish ({})",
+                        e.code
+                    ));
+                    tokio::time::sleep(busy_pause(self.poll_interval, attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Purges a soft-deleted account and waits until it is gone.
     pub async fn purge_account(&self, location: &str, rg: &str, name: &str) -> Result<()> {
         let op = format!("purge deleted account {rg}/{name}");
@@ -543,12 +610,15 @@ impl Arm {
         let mut p = DeploymentProperties::new();
         p.model = Some(m);
         d.properties = Some(p);
-        self.cognitive
-            .deployments_client()
-            .create_or_update(rg, account, &self.subscription, &spec.name, d)
-            .send()
-            .await
-            .map_err(|e| AzureError::from_core(&op, &e))?;
+        self.write_when_idle(progress, || async {
+            self.cognitive
+                .deployments_client()
+                .create_or_update(rg, account, &self.subscription, &spec.name, d.clone())
+                .send()
+                .await
+                .map_err(|e| AzureError::from_core(&op, &e))
+        })
+        .await?;
         self.poll_provisioning(
             &op,
             progress,
@@ -617,12 +687,10 @@ impl Arm {
             "{}?api-version=2024-07-01",
             vm_id(&self.subscription, &vm.resource_group, &vm.name)
         );
-        self.raw(
-            azure_core::Method::Patch,
-            &path,
-            Some(json!({"identity": identity})),
-            &op,
-        )
+        let body = json!({"identity": identity});
+        self.write_when_idle(progress, || {
+            self.raw(azure_core::Method::Patch, &path, Some(body.clone()), &op)
+        })
         .await?;
         written();
         let v = self
@@ -657,13 +725,23 @@ impl Arm {
         let op = format!("run command on VM {}/{}", vm.resource_group, vm.name);
         let mut input = RunCommandInput::new(command_id.to_string());
         input.script = script;
+        // One Run Command at a time per VM: another one (someone's, or a concurrent verify's)
+        // is waited out, not reported as a failed probe.
         let rsp = self
-            .compute
-            .virtual_machines_client()
-            .run_command(&vm.resource_group, &vm.name, input, &self.subscription)
-            .send()
-            .await
-            .map_err(|e| AzureError::from_core(&op, &e))?;
+            .write_when_idle(&|_| {}, || async {
+                self.compute
+                    .virtual_machines_client()
+                    .run_command(
+                        &vm.resource_group,
+                        &vm.name,
+                        input.clone(),
+                        &self.subscription,
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| AzureError::from_core(&op, &e))
+            })
+            .await?;
         let raw: azure_core::Response = rsp.into();
         let (status, headers, body) = raw.deconstruct();
         let bytes = body
@@ -894,6 +972,38 @@ pub fn run_command_output(v: &Value) -> RunCommandOutput {
         }
     }
     out
+}
+
+/// The pause before re-sending a write that met another operation: grows ×1.5 from the poll
+/// interval to 15 s, with ±25 % jitter so concurrent writers don't retry in lockstep.
+fn busy_pause(poll_interval: Duration, attempt: i32) -> Duration {
+    use rand::Rng;
+    let ceiling = poll_interval
+        .mul_f64(1.5f64.powi(attempt.min(16)))
+        .min(Duration::from_secs(15));
+    ceiling.mul_f64(rand::thread_rng().gen_range(0.75..=1.25))
+}
+
+/// Why an account someone else created under this name is not the one the manifest wants, if
+/// it differs in what cannot be changed (custom subdomain, kind).
+fn created_differently(spec: &AccountSpec, found: &Value) -> Option<String> {
+    let subdomain = found["properties"]["customSubDomainName"]
+        .as_str()
+        .unwrap_or("");
+    let kind = found["kind"].as_str().unwrap_or("");
+    if !subdomain.eq_ignore_ascii_case(&spec.custom_subdomain) {
+        return Some(format!(
+            "another writer created the account meanwhile with custom subdomain `{subdomain}`, the manifest says `{}`; a subdomain cannot be changed",
+            spec.custom_subdomain
+        ));
+    }
+    if !kind.eq_ignore_ascii_case(&spec.kind) {
+        return Some(format!(
+            "another writer created the account meanwhile as kind `{kind}`, the manifest says `{}`; a kind cannot be changed",
+            spec.kind
+        ));
+    }
+    None
 }
 
 fn tags_of(v: &Value) -> BTreeMap<String, String> {

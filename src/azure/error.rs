@@ -74,6 +74,22 @@ impl AzureError {
     pub fn is_not_found(&self) -> bool {
         self.status == 404
     }
+
+    /// True for a 409 meaning "another operation is running on this resource": Azure allows one
+    /// write at a time on an account, one deployment write per account and one Run Command per
+    /// VM. Another writer (a second keyless, a person, a pipeline) is not a failure of ours: the
+    /// write is retried once that operation ends.
+    pub fn is_busy(&self) -> bool {
+        self.status == 409
+            && matches!(
+                self.code.as_str(),
+                "AccountProvisioningStateInvalid"
+                    | "RequestConflict"
+                    | "Conflict"
+                    | "AnotherOperationInProgress"
+                    | "OperationNotAllowedWhileInProgress"
+            )
+    }
 }
 
 /// Strips anything token-shaped from a message before it can reach output or logs.
@@ -121,8 +137,9 @@ pub fn explain(code: &str, message: &str) -> Option<String> {
         "RoleDefinitionDoesNotExist" => "the role does not exist at that scope; check the name with `az role definition list --name '<role>'`.".into(),
         "CustomDomainInUse" => "that custom subdomain is taken (globally, possibly by a soft-deleted account, for 48 h). Check with checkDomainAvailability (`keyless plan` does) and pick another `customSubdomain`, or purge your own soft-deleted account.".into(),
         "FlagMustBeSetForRestore" => "an account with this name is soft-deleted. Set `onSoftDeleted: restore` to bring it back, or `onSoftDeleted: purge` to delete it for good and create a new one.".into(),
-        "AccountProvisioningStateInvalid" => "the account is still being provisioned; re-run in a minute.".into(),
-        "RequestConflict" | "Conflict" => "another operation is running on the same resource (Azure allows one at a time); re-run when it finishes.".into(),
+        "AccountProvisioningStateInvalid" => "another operation on the account (its creation, an update, a deployment) was still running when keyless gave up waiting for it; re-run once it finishes.".into(),
+        "RequestConflict" | "Conflict" | "AnotherOperationInProgress" => "another operation was still running on the same resource when keyless gave up waiting for it (Azure allows one at a time); re-run once it finishes.".into(),
+        "AccountCreatedMeanwhile" => "someone else created an account with this name while keyless was creating it. keyless never deletes or re-creates an account: align `customSubdomain`/`kind` in the manifest with the account, or use another account name.".into(),
         "DeploymentModelNotSupported" | "InvalidResourceProperties" => "that model, version or SKU cannot be deployed in this account or region; check `az cognitiveservices account list-models`.".into(),
         "InsufficientQuota" => "the subscription's quota for this model is used up in the region; lower `capacity` or request more quota.".into(),
         "SubscriptionNotFound" => "check `subscription` in the manifest and that the identity has access to it.".into(),
@@ -173,6 +190,17 @@ mod tests {
             "{h}"
         );
         assert!(h.contains("Role Based Access Control Administrator"), "{h}");
+    }
+
+    #[test]
+    fn busy_means_a_409_about_another_operation_only() {
+        let busy = |status, code| AzureError::new("op", status, code, "m").is_busy();
+        assert!(busy(409, "AccountProvisioningStateInvalid"));
+        assert!(busy(409, "RequestConflict"));
+        assert!(busy(409, "Conflict"));
+        assert!(!busy(409, "RoleAssignmentExists"));
+        assert!(!busy(409, "CustomDomainInUse"));
+        assert!(!busy(400, "RequestConflict"));
     }
 
     #[test]

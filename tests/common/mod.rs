@@ -275,7 +275,13 @@ impl Env {
 
     /// Runs `keyless ARGS` (with `--output json` added for plan/apply/verify) to completion.
     pub async fn keyless(&self, args: &[&str]) -> Run {
-        let mut child = self.spawn(args);
+        let child = self.spawn(args);
+        self.collect(child, args).await
+    }
+
+    /// Waits for a `keyless ARGS` started with [`Env::spawn`] and checks its output as
+    /// [`Env::keyless`] does (for scenarios that act on Azure while keyless runs).
+    pub async fn collect(&self, mut child: Child, args: &[&str]) -> Run {
         let t0 = Instant::now();
         let mut out = child.stdout.take().expect("stdout");
         let mut err = child.stderr.take().expect("stderr");

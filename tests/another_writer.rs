@@ -1,0 +1,308 @@
+//! Another writer on the same resource: Azure runs one operation at a time on an account, one
+//! deployment write per account and one Run Command per VM, and answers a write that meets
+//! another one with a 409 (`AccountProvisioningStateInvalid`, `RequestConflict`, `Conflict`).
+//! That other writer may be a second keyless applying the same manifest (the failure that made
+//! `two_concurrent_applies_converge` flaky in CI), a pipeline or a person; keyless must wait
+//! its turn, never overwrite what the other writer did, and fail clearly only when what it
+//! finds cannot be what the manifest wants.
+//!
+//! Each scenario is made deterministic by holding the resource busy on purpose (provisioning
+//! takes seconds) and asserting the emulator really answered keyless a 409, so the test fails
+//! if keyless stops meeting the conflict as well as if it stops handling it.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const ACCOUNT: &str = "oai-busy";
+const SUBDOMAIN: &str = "keyless-busy-contoso";
+
+/// One account in `rg-ci` (which the world has), optionally with a `chat` deployment, and
+/// `OpenAI User` for Alice on it; no verification.
+fn manifest(with_deployment: bool) -> String {
+    let mut m = manifest_header("busy");
+    m.push_str(&format!(
+        "resourceGroups:\n  - name: {RG_CI}\naccounts:\n  - name: {ACCOUNT}\n    resourceGroup: {RG_CI}\n    customSubdomain: {SUBDOMAIN}\n"
+    ));
+    if with_deployment {
+        m.push_str(
+            "    deployments:\n      - name: chat\n        model: { name: gpt-4o-mini, version: \"2024-07-18\" }\n        sku: { name: GlobalStandard, capacity: 10 }\n",
+        );
+    }
+    m.push_str(&format!(
+        "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals: [ {{ user: {ALICE_UPN} }} ]\nverify: {{ enabled: false }}\n"
+    ));
+    m
+}
+
+fn acc_path() -> String {
+    account_id(RG_CI, ACCOUNT)
+}
+
+/// Long-running operations take `seconds` from now on.
+fn set_provisioning(env: &Env, seconds: f64) {
+    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = seconds;
+}
+
+/// Someone else's account create (PUT) under the manifest's name, tagged `team: blue`.
+async fn create_by_hand(env: &Env, subdomain: &str) {
+    let (status, v) = env
+        .arm(
+            "PUT",
+            &format!("{}?api-version=2024-10-01", acc_path()),
+            Some(json!({
+                "location": "eastus", "kind": "OpenAI", "sku": {"name": "S0"},
+                "tags": {"team": "blue"},
+                "properties": {"customSubDomainName": subdomain, "disableLocalAuth": true}
+            })),
+        )
+        .await;
+    assert!(
+        status == 201 || status == 200,
+        "hand-made create: {status} {v}"
+    );
+}
+
+/// Requests keyless (not the admin app the test acts as) was answered 409 with, per method.
+fn conflicts_met_by_keyless(env: &Env, path_suffix: &str) -> Vec<String> {
+    env.emu
+        .requests()
+        .iter()
+        .filter(|e| e.status == 409 && e.caller_oid.as_deref() == Some(CALLER_OID))
+        .filter(|e| {
+            e.path
+                .to_ascii_lowercase()
+                .ends_with(&path_suffix.to_ascii_lowercase())
+        })
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+/// Waits until keyless's request matching `method` and `path_suffix` was answered by a fault.
+async fn until_fault_hit(env: &Env, method: &str, path_suffix: &str) {
+    let t0 = Instant::now();
+    loop {
+        let hit = env.emu.requests().iter().any(|e| {
+            e.method == method
+                && e.path.ends_with(path_suffix)
+                && e.injected.as_deref() == Some("fault")
+        });
+        if hit {
+            return;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "keyless never sent {method} …{path_suffix}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn assert_no_changes_left(env: &Env, m: &std::path::Path) {
+    let plan = env.keyless(&["plan", s(m), "--detailed-exitcode"]).await;
+    assert_eq!(
+        plan.code,
+        Some(0),
+        "Azure must match the manifest afterwards\n{}",
+        plan.dump()
+    );
+}
+
+fn tags(account: &Value) -> Value {
+    account["tags"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_waits_until_another_writers_create_finishes() {
+    // The account is being created by someone else (4 s) when keyless plans: it is there, so
+    // keyless plans an update (its ownership tag is missing) whose PATCH meets the creation.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(true));
+    set_provisioning(&env, 4.0);
+    create_by_hand(&env, SUBDOMAIN).await;
+    let run = env.keyless(&["apply", s(&m)]).await;
+    run.expect_code(0);
+    let met = conflicts_met_by_keyless(&env, &format!("accounts/{ACCOUNT}"));
+    assert!(
+        met.iter().any(|r| r.starts_with("PATCH")),
+        "the scenario must make keyless's PATCH meet the running creation (409s met: {met:?})\n{}",
+        run.dump()
+    );
+    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
+    assert_eq!(
+        tags(&acc)["team"],
+        "blue",
+        "the other writer's tag is kept: {acc}"
+    );
+    assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
+    set_provisioning(&env, 0.2);
+    assert_no_changes_left(&env, &m).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_that_meets_another_writers_create_becomes_an_update() {
+    // keyless's PUT is answered 503 (Retry-After 3 s) once; in that window someone else creates
+    // the account (4 s). keyless's retried PUT meets the creation: keyless must wait for it and
+    // update the account it finds — merging tags, never replacing them.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(false));
+    set_provisioning(&env, 4.0);
+    env.put_faults(json!({"rules": [
+        {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
+    ]}))
+    .await;
+    let args = ["apply", s(&m)];
+    let child = env.spawn(&args);
+    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
+    create_by_hand(&env, SUBDOMAIN).await;
+    let run = env.collect(child, &args).await;
+    run.expect_code(0);
+    let met = conflicts_met_by_keyless(&env, &format!("accounts/{ACCOUNT}"));
+    assert!(
+        met.iter().any(|r| r.starts_with("PUT")),
+        "keyless's retried PUT must have met the running creation (409s met: {met:?})\n{}",
+        run.dump()
+    );
+    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
+    assert_eq!(
+        tags(&acc)["team"],
+        "blue",
+        "the other writer's tag is kept: {acc}"
+    );
+    assert_eq!(
+        tags(&acc)["keyless-manifest"],
+        "busy",
+        "keyless's ownership tag is added: {acc}"
+    );
+    set_provisioning(&env, 0.2);
+    assert_no_changes_left(&env, &m).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_created_meanwhile_with_another_subdomain_is_refused_untouched() {
+    // As above, but the other writer picked another subdomain. A subdomain cannot be changed:
+    // keyless must fail with a clear error and leave that account exactly as it was made.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(false));
+    set_provisioning(&env, 4.0);
+    env.put_faults(json!({"rules": [
+        {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
+    ]}))
+    .await;
+    let args = ["apply", s(&m)];
+    let child = env.spawn(&args);
+    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
+    create_by_hand(&env, "someone-elses-subdomain").await;
+    let run = env.collect(child, &args).await;
+    run.expect_code(1);
+    let out = run.all_output();
+    assert!(
+        out.contains("AccountCreatedMeanwhile") && out.contains("someone-elses-subdomain"),
+        "the error names the code and the subdomain found\n{}",
+        run.dump()
+    );
+    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
+    assert_eq!(
+        tags(&acc),
+        json!({"team": "blue"}),
+        "the other writer's account is untouched: {acc}"
+    );
+    assert_eq!(
+        acc["properties"]["customSubDomainName"],
+        "someone-elses-subdomain"
+    );
+    let mine = env
+        .assignments_at(&acc_path())
+        .await
+        .into_iter()
+        .filter(|a| {
+            a["properties"]["description"]
+                .as_str()
+                .unwrap_or("")
+                .contains("keyless:manifest=busy")
+        })
+        .count();
+    assert_eq!(
+        mine, 0,
+        "nothing is granted on an account that is not the manifest's"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_waits_for_another_deployment_write_on_the_account() {
+    // The account exists (made by keyless). Someone deploys another model (4 s); keyless's
+    // deployment PUT meets it (RequestConflict) and must wait, then succeed.
+    let env = Env::with(&WorldOpts::default()).await;
+    let without = env.write("busy.yaml", &manifest(false));
+    env.keyless(&["apply", s(&without)]).await.expect_code(0);
+    set_provisioning(&env, 4.0);
+    let (status, v) = env
+        .arm(
+            "PUT",
+            &format!("{}/deployments/other?api-version=2024-10-01", acc_path()),
+            Some(json!({
+                "sku": {"name": "Standard", "capacity": 1},
+                "properties": {"model": {"format": "OpenAI", "name": "gpt-4o-mini", "version": "2024-07-18"}}
+            })),
+        )
+        .await;
+    assert!(
+        status == 201 || status == 200,
+        "hand-made deployment: {status} {v}"
+    );
+    let with = env.write("busy.yaml", &manifest(true));
+    let run = env.keyless(&["apply", s(&with)]).await;
+    run.expect_code(0);
+    let met = conflicts_met_by_keyless(&env, "/deployments/chat");
+    assert!(
+        !met.is_empty(),
+        "keyless's deployment PUT must have met the other deployment\n{}",
+        run.dump()
+    );
+    for d in ["chat", "other"] {
+        let (status, v) = env
+            .arm(
+                "GET",
+                &format!("{}/deployments/{d}?api-version=2024-10-01", acc_path()),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{d}: {v}");
+        assert_eq!(
+            v["properties"]["provisioningState"], "Succeeded",
+            "{d}: {v}"
+        );
+    }
+    set_provisioning(&env, 0.2);
+    assert_no_changes_left(&env, &with).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_that_appears_while_keyless_reads_is_not_called_taken() {
+    // keyless reads the account (absent), then asks whether its subdomain is free; that answer
+    // is delayed (503, Retry-After 3 s) and meanwhile the account is created with exactly that
+    // subdomain (a concurrent apply). "Taken" then means "taken by the account itself": keyless
+    // must re-read it and carry on, not report the subdomain as unavailable.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(false));
+    env.put_faults(json!({"rules": [
+        {"path": "checkDomainAvailability$", "method": "POST", "status": 503, "count": 1, "retryAfter": 3}
+    ]}))
+    .await;
+    let args = ["apply", s(&m)];
+    let child = env.spawn(&args);
+    until_fault_hit(&env, "POST", "checkDomainAvailability").await;
+    create_by_hand(&env, SUBDOMAIN).await;
+    let run = env.collect(child, &args).await;
+    run.expect_code(0);
+    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
+    assert_eq!(
+        tags(&acc)["team"],
+        "blue",
+        "the other writer's tag is kept: {acc}"
+    );
+    assert_eq!(tags(&acc)["keyless-manifest"], "busy", "{acc}");
+    assert_no_changes_left(&env, &m).await;
+}

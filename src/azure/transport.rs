@@ -2,11 +2,12 @@
 //! Graph, data-plane probes).
 //!
 //! Why one transport: it is the single place that (1) trusts an extra CA (the emulator's) without
-//! weakening TLS for anything else, (2) refuses plain HTTP except to loopback, (3) paces ARM writes
-//! and deletes under the subscription's token-bucket budget so a large apply never meets a 429,
-//! and (4) counts requests by kind, which the benchmarks and the `--output json` summary report.
+//! weakening TLS for anything else, (2) refuses plain HTTP except to loopback, (3) paces ARM
+//! requests under the subscription's token-bucket budget, learning from ARM's remaining-budget
+//! headers and 429s what other clients of the same principal spend, so a large apply rarely
+//! meets a 429 and never retries into a storm, and (4) counts requests by kind, which the benchmarks and the `--output json` summary report.
 
-use super::pacer::Pacer;
+use super::pacer::{Budget, Pacer};
 use async_trait::async_trait;
 use azure_core::{HttpClient, Request, Response};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -179,6 +180,18 @@ enum Kind {
     Other,
 }
 
+impl Kind {
+    /// The ARM budget a request of this kind spends, if any.
+    fn budget(self) -> Option<Budget> {
+        match self {
+            Kind::ArmRead => Some(Budget::Reads),
+            Kind::ArmWrite => Some(Budget::Writes),
+            Kind::ArmDelete => Some(Budget::Deletes),
+            _ => None,
+        }
+    }
+}
+
 /// Transport-level failures outside the SDK pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -199,13 +212,23 @@ impl HttpClient for Transport {
         })?;
         let method = request.method().to_string().to_ascii_uppercase();
         let kind = self.classify(url, &method);
-        match kind {
-            Kind::ArmRead => self.pacer.acquire_read().await,
-            Kind::ArmWrite => self.pacer.acquire_write().await,
-            Kind::ArmDelete => self.pacer.acquire_delete().await,
-            _ => {}
+        let budget = kind.budget();
+        if let Some(b) = budget {
+            self.pacer.bucket(b).acquire().await;
         }
         self.count(kind);
-        self.inner.execute_request(request).await
+        let response = self.inner.execute_request(request).await?;
+        if let Some(b) = budget {
+            let headers = response.headers();
+            let remaining = headers
+                .get_optional_str(&azure_core::headers::HeaderName::from_static(b.header()))
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retry_after =
+                Some(azure_core::lro::get_retry_after(headers)).filter(|d| !d.is_zero());
+            self.pacer
+                .observe(b, u16::from(response.status()), retry_after, remaining)
+                .await;
+        }
+        Ok(response)
     }
 }

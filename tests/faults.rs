@@ -495,25 +495,47 @@ async fn tokens_expiring_in_seconds_are_refreshed_mid_apply() {
 async fn concurrent_applies(n: usize) {
     let (env, path) = setup("").await;
     let seeded = reset_and_seed(&env).await;
+    // Account creations take 1.5 s, so the applies' account writes overlap on every run (not
+    // only on an unlucky one): each must wait out the others' operations (tests/another_writer.rs
+    // pins each such conflict down on its own).
+    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = 1.5;
     let children: Vec<_> = (0..n)
         .map(|_| env.spawn(&["apply", s(&path), "--no-verify"]))
         .collect();
+    // Drain every child's pipes at once: read one after the other, a child whose output (the
+    // plan event alone is > 64 KiB here) fills its pipe blocks until the ones before it exit,
+    // and the applies silently run one after the other instead of concurrently.
+    let outputs = futures::future::join_all(
+        children
+            .into_iter()
+            .map(|c| tokio::time::timeout(RUN_TIMEOUT, c.wait_with_output())),
+    )
+    .await;
     let mut codes = Vec::new();
     let mut dumps = Vec::new();
-    for c in children {
-        let out = tokio::time::timeout(RUN_TIMEOUT, c.wait_with_output())
-            .await
+    for out in outputs {
+        let out = out
             .expect("concurrent apply finished in time")
             .expect("wait");
         codes.push(out.status.code());
+        // The failures only: the plan event alone is ~100 KiB per apply.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let failures: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("\"event\":\"actionFailed\"") || l.contains("\"errors\":[{"))
+            .collect();
         dumps.push(format!(
             "--- exit {:?}\n{}\n{}",
             out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
+            failures.join("\n"),
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    println!("{n} concurrent applies exited {codes:?}");
+    let c = env.emu.counters();
+    println!(
+        "{n} concurrent applies exited {codes:?}; {} ARM writes, {} answered 429",
+        c.arm_writes, c.throttled
+    );
     assert!(
         codes.iter().all(|c| *c == Some(0)),
         "{n} concurrent applies of one manifest must each succeed: {codes:?}\n{}",

@@ -22,6 +22,12 @@ pub enum PersistError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// Another emulator process holds the state file.
+    #[error("state file {path} is in use by another emulator process (a `keyless --emulator` run or `keyless emulator --state` on the same file)")]
+    InUse {
+        /// The file.
+        path: String,
+    },
     /// The file is not a snapshot this emulator understands.
     #[error("state file {path}: not a valid snapshot: {message}")]
     Format {
@@ -30,6 +36,43 @@ pub enum PersistError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Exclusive use of a state file by one emulator process.
+///
+/// Why: two emulators on one state file would each load it, then overwrite each other's
+/// snapshots — the writes acknowledged by the one that saved first would be lost. The lock is
+/// an OS file lock on a sidecar file (`<state>.lock`; the state file itself is replaced by
+/// rename on every save), so it is released however the process ends, SIGKILL included.
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+impl StateLock {
+    /// Takes the lock of `state`, or fails at once with [`PersistError::InUse`].
+    pub fn acquire(state: &Path) -> Result<StateLock, PersistError> {
+        let mut name = state.as_os_str().to_owned();
+        name.push(".lock");
+        let path = PathBuf::from(name);
+        let io = |source| PersistError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(StateLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(PersistError::InUse {
+                path: state.display().to_string(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
 }
 
 /// What is on disk.
@@ -50,15 +93,18 @@ pub struct Persister {
     path: PathBuf,
     next_seq: AtomicU64,
     written: Mutex<u64>,
+    /// Held for as long as this writer exists.
+    _lock: StateLock,
 }
 
 impl Persister {
-    /// A writer for `path` (nothing is written until [`Persister::save`]).
-    pub fn new(path: &Path) -> Persister {
+    /// A writer for `path`, holding its lock (nothing is written until [`Persister::save`]).
+    pub fn new(path: &Path, lock: StateLock) -> Persister {
         Persister {
             path: path.to_path_buf(),
             next_seq: AtomicU64::new(1),
             written: Mutex::new(0),
+            _lock: lock,
         }
     }
 

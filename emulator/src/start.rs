@@ -4,7 +4,7 @@
 use crate::ctx::{Ctx, CtxParts};
 use crate::model::State;
 use crate::observe::{Counters, LogEntry};
-use crate::persist::{PersistError, Persister};
+use crate::persist::{PersistError, Persister, StateLock};
 use crate::tls::{Ca, TlsError};
 use crate::tokens::{KeyError, SigningKey};
 use crate::world::World;
@@ -78,6 +78,13 @@ pub struct Emulator;
 impl Emulator {
     /// Starts an emulator in the current tokio runtime and returns once it accepts connections.
     pub async fn start(cfg: EmulatorConfig) -> Result<RunningEmulator, StartError> {
+        // First of all (a refused start costs nothing), and before reading the state: another
+        // emulator on the same file may be mid-save.
+        let lock = cfg
+            .state_file
+            .as_deref()
+            .map(StateLock::acquire)
+            .transpose()?;
         let listener = tokio::net::TcpListener::bind((cfg.bind, cfg.port))
             .await
             .map_err(|source| StartError::Io {
@@ -136,7 +143,11 @@ impl Emulator {
                 (keys, seed_state(&cfg.world, now), true)
             }
         };
-        let persister = cfg.state_file.as_deref().map(Persister::new);
+        let persister = cfg
+            .state_file
+            .as_deref()
+            .zip(lock)
+            .map(|(p, lock)| Persister::new(p, lock));
         if let (Some(p), true) = (&persister, fresh) {
             let (seq, bytes) = p.encode(&state, &keys.private_pem);
             p.write(seq, &bytes)?;

@@ -240,3 +240,30 @@ fn conformance_world_parses() {
         keyless_emulator::world::World::load(&path).expect("the conformance world is valid");
     }
 }
+
+#[tokio::test]
+async fn one_state_file_serves_one_emulator_at_a_time() {
+    // Two emulators on one file would each overwrite the other's snapshots and lose
+    // acknowledged writes: the second is refused while the first runs, and starts once it ends.
+    let dir = tmpdir("inuse");
+    let file = dir.join("state.json");
+    let first = start_cfg(cfg_with_state(&file)).await;
+    match keyless_emulator::Emulator::start(cfg_with_state(&file)).await {
+        Err(keyless_emulator::StartError::Persist(
+            keyless_emulator::persist::PersistError::InUse { path },
+        )) => assert!(path.ends_with("state.json"), "{path}"),
+        Err(e) => panic!("expected InUse, got {e}"),
+        Ok(_) => panic!("a second emulator started on a state file in use"),
+    }
+    first.shutdown().await;
+    let second = keyless_emulator::Emulator::start(cfg_with_state(&file))
+        .await
+        .expect("the state file is free once the first emulator has stopped");
+    second.shutdown().await;
+    // Another file is another lock.
+    let a = start_cfg(cfg_with_state(&dir.join("a.json"))).await;
+    let b = start_cfg(cfg_with_state(&dir.join("b.json"))).await;
+    a.shutdown().await;
+    b.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

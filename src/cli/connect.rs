@@ -125,7 +125,7 @@ pub async fn prepare(
         let _ = std::fs::create_dir_all(".keyless");
         let mut cfg = EmulatorConfig::new(w);
         cfg.state_file = Some(PathBuf::from(EMULATOR_STATE));
-        let running = match Emulator::start(cfg).await {
+        let running = match start_embedded(cfg, reporter).await {
             Ok(r) => r,
             Err(e) => {
                 report_error(reporter, miette::miette!(help = format!("delete {EMULATOR_STATE} (or pass --reset-emulator) if the saved state is from another world"), "cannot start the embedded emulator: {e}"));
@@ -254,4 +254,36 @@ fn custom_or_named_cloud(name: &str) -> Result<(CloudProfile, Option<Vec<u8>>), 
         return Ok((p, ca));
     }
     Ok((CloudProfile::named(name)?, None))
+}
+
+/// How long a `--emulator` run waits for another one using the same `.keyless/` to finish.
+const EMULATOR_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Starts the embedded emulator; while another keyless run in this directory holds its state
+/// (a second terminal, a script running two commands at once), waits for it rather than
+/// failing — two emulators on one state file would lose one run's writes.
+async fn start_embedded(
+    cfg: EmulatorConfig,
+    reporter: &Reporter,
+) -> Result<keyless_emulator::RunningEmulator, keyless_emulator::StartError> {
+    use keyless_emulator::persist::PersistError;
+    use keyless_emulator::StartError;
+    let started = std::time::Instant::now();
+    let mut told = false;
+    loop {
+        match Emulator::start(cfg.clone()).await {
+            Err(StartError::Persist(PersistError::InUse { .. }))
+                if started.elapsed() < EMULATOR_LOCK_WAIT =>
+            {
+                if !told {
+                    reporter.note(&format!(
+                        "another keyless run is using the embedded emulator's state ({EMULATOR_STATE}); waiting for it to finish…"
+                    ));
+                    told = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
+    }
 }

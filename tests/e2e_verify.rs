@@ -138,9 +138,13 @@ async fn apply_verifies_self_and_two_vms_promptly() {
         lag >= 0.0,
         "keyless claimed access before it was effective ({lag:.1}s)"
     );
+    // A behaviour bound, not a performance figure (that is measured by `cargo bench --bench
+    // scale -- verify-50`, docs/performance.md): keyless stops as soon as access works instead
+    // of sleeping out a fixed propagation wait or its 90 s timeout. Generous, because this runs
+    // beside other test binaries on a 2-core CI machine.
     assert!(
-        lag <= 5.0,
-        "keyless exited {lag:.1}s after the last assignment became effective (limit 5 s)\n{}",
+        lag <= 15.0,
+        "keyless exited {lag:.1}s after the last assignment became effective (limit 15 s)\n{}",
         run.dump()
     );
 

@@ -153,6 +153,28 @@ pub fn scenarios() -> Vec<Scenario> {
             },
         ],
     });
+    // Four teams' pipelines applying at the same time, one manifest each, all with the same
+    // service principal in one subscription: they share one ARM write budget. Disjoint
+    // resource groups, accounts and principals (a VM identity is enabled by team A only).
+    let team = |name: &str, accounts: Vec<usize>, rg: usize, pool: Vec<P>| ManifestPlan {
+        name: format!("team-{name}"),
+        subscription: SUB_A,
+        accounts,
+        rgs: vec![rg],
+        pool,
+        assignments: 250,
+        account_roles: vec!["Cognitive Services User"],
+    };
+    v.push(Scenario {
+        dir: "pipelines-4".into(),
+        assignments: 1000,
+        manifests: vec![
+            team("a", vec![1, 2, 3], 1, pool(250, 50, (1, 12), (1, 250))),
+            team("b", vec![4, 5], 2, pool(250, 0, (13, 25), (251, 500))),
+            team("c", vec![6, 7, 8], 3, pool(250, 0, (26, 37), (501, 750))),
+            team("d", vec![9, 10], 4, pool(250, 0, (38, 50), (751, 1000))),
+        ],
+    });
     v
 }
 

@@ -442,7 +442,7 @@ impl Arm {
             "{}?api-version=2024-10-01",
             account_id(&self.subscription, &spec.resource_group, &spec.name)
         );
-        self.write_when_idle(progress, || async {
+        self.write_when_idle(self.lro_timeout, progress, || async {
             // Tags are merged with what is there *now* (a PATCH replaces the tag map): read
             // right before each attempt, so tags others added since the plan are kept.
             let current = self
@@ -528,9 +528,10 @@ impl Arm {
     /// ([`AzureError::is_busy`]). That other writer may be a second keyless applying the same
     /// manifest, a pipeline or a person; none of those is a reason to fail. The write is sent
     /// again after a jittered, growing pause until it is accepted, fails otherwise, or
-    /// `lro_timeout` passes (then the 409 is returned, with its explanation).
+    /// `patience` passes (then the 409 is returned, with its explanation).
     async fn write_when_idle<T, W, Fut>(
         &self,
+        patience: Duration,
         progress: &(dyn Fn(&str) + Sync),
         mut write: W,
     ) -> Result<T>
@@ -542,7 +543,7 @@ impl Arm {
         let mut attempt: i32 = 0;
         loop {
             match write().await {
-                Err(e) if e.is_busy() && start.elapsed() < self.lro_timeout => {
+                Err(e) if e.is_busy() && start.elapsed() < patience => {
                     progress(&format!(
                         "waiting for another operation on it to finish ({})",
                         e.code
@@ -610,7 +611,7 @@ impl Arm {
         let mut p = DeploymentProperties::new();
         p.model = Some(m);
         d.properties = Some(p);
-        self.write_when_idle(progress, || async {
+        self.write_when_idle(self.lro_timeout, progress, || async {
             self.cognitive
                 .deployments_client()
                 .create_or_update(rg, account, &self.subscription, &spec.name, d.clone())
@@ -688,7 +689,7 @@ impl Arm {
             vm_id(&self.subscription, &vm.resource_group, &vm.name)
         );
         let body = json!({"identity": identity});
-        self.write_when_idle(progress, || {
+        self.write_when_idle(self.lro_timeout, progress, || {
             self.raw(azure_core::Method::Patch, &path, Some(body.clone()), &op)
         })
         .await?;
@@ -726,9 +727,10 @@ impl Arm {
         let mut input = RunCommandInput::new(command_id.to_string());
         input.script = script;
         // One Run Command at a time per VM: another one (someone's, or a concurrent verify's)
-        // is waited out, not reported as a failed probe.
+        // is waited out, not reported as a failed probe — within the same `timeout`.
+        let start = Instant::now();
         let rsp = self
-            .write_when_idle(&|_| {}, || async {
+            .write_when_idle(timeout, &|_| {}, || async {
                 self.compute
                     .virtual_machines_client()
                     .run_command(
@@ -767,7 +769,6 @@ impl Arm {
                     "Run Command answered without an operation URL",
                 )
             })?;
-        let start = Instant::now();
         loop {
             let wait = azure_core::lro::get_retry_after(&headers)
                 .min(Duration::from_secs(5))

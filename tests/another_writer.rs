@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const ACCOUNT: &str = "oai-busy";
+/// How long the other writer's operation holds the resource. keyless must reach it within this
+/// window (sign-in and observe, or a 3 s Retry-After): generous, for a loaded 2-core CI machine.
+const BUSY_SECONDS: f64 = 8.0;
 const SUBDOMAIN: &str = "keyless-busy-contoso";
 
 /// One account in `rg-ci` (which the world has), optionally with a `chat` deployment, and
@@ -116,11 +119,11 @@ fn tags(account: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_waits_until_another_writers_create_finishes() {
-    // The account is being created by someone else (4 s) when keyless plans: it is there, so
+    // The account is being created by someone else (BUSY_SECONDS) when keyless plans: it is there, so
     // keyless plans an update (its ownership tag is missing) whose PATCH meets the creation.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(true));
-    set_provisioning(&env, 4.0);
+    set_provisioning(&env, BUSY_SECONDS);
     create_by_hand(&env, SUBDOMAIN).await;
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
@@ -144,11 +147,11 @@ async fn update_waits_until_another_writers_create_finishes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_that_meets_another_writers_create_becomes_an_update() {
     // keyless's PUT is answered 503 (Retry-After 3 s) once; in that window someone else creates
-    // the account (4 s). keyless's retried PUT meets the creation: keyless must wait for it and
+    // the account (BUSY_SECONDS). keyless's retried PUT meets the creation: keyless must wait for it and
     // update the account it finds — merging tags, never replacing them.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, 4.0);
+    set_provisioning(&env, BUSY_SECONDS);
     env.put_faults(json!({"rules": [
         {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
@@ -186,7 +189,7 @@ async fn account_created_meanwhile_with_another_subdomain_is_refused_untouched()
     // keyless must fail with a clear error and leave that account exactly as it was made.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, 4.0);
+    set_provisioning(&env, BUSY_SECONDS);
     env.put_faults(json!({"rules": [
         {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
@@ -232,12 +235,12 @@ async fn account_created_meanwhile_with_another_subdomain_is_refused_untouched()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_waits_for_another_deployment_write_on_the_account() {
-    // The account exists (made by keyless). Someone deploys another model (4 s); keyless's
+    // The account exists (made by keyless). Someone deploys another model (BUSY_SECONDS); keyless's
     // deployment PUT meets it (RequestConflict) and must wait, then succeed.
     let env = Env::with(&WorldOpts::default()).await;
     let without = env.write("busy.yaml", &manifest(false));
     env.keyless(&["apply", s(&without)]).await.expect_code(0);
-    set_provisioning(&env, 4.0);
+    set_provisioning(&env, BUSY_SECONDS);
     let (status, v) = env
         .arm(
             "PUT",

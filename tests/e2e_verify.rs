@@ -359,7 +359,7 @@ async fn vm_probe_output_never_contains_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_probe_waits_for_someone_elses_run_command() {
     // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
-    // 6-second script is running on the VM when keyless probes it: keyless must wait its turn
+    // 10-second script is running on the VM when keyless probes it: keyless must wait its turn
     // and verify, not report the VM's access as failed.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write(
@@ -377,7 +377,7 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
         .arm(
             "POST",
             &format!("{}/runCommand?api-version=2024-07-01", vm_id(RG_CI, VM2)),
-            Some(json!({"commandId": "RunShellScript", "script": ["sleep 6"]})),
+            Some(json!({"commandId": "RunShellScript", "script": ["sleep 10"]})),
         )
         .await;
     assert!(

@@ -112,6 +112,11 @@ impl FaultState {
         self.config.graph
     }
 
+    /// Whether faults also apply to Entra ID.
+    pub fn applies_to_entra(&self) -> bool {
+        self.config.entra
+    }
+
     /// Latency to add to this request (seconds).
     pub fn latency(&self) -> f64 {
         self.config.latency_ms.0.sample()

@@ -262,13 +262,37 @@ fn to_hyper(resp: Resp) -> hyper::Response<Full<Bytes>> {
     })
 }
 
+/// A fault answered by Entra ID: same status and `Retry-After`, Entra's body. A 503 or 429 is
+/// `temporarily_unavailable` / AADSTS90033 "A transient error has occurred" (observed on the
+/// token endpoint: Azure/azure-sdk-for-python#14241), anything else `server_error` / AADSTS90041
+/// (observed on discovery: AzureAD/microsoft-authentication-library-for-js#4329).
+fn entra_fault(ctx: &Ctx, req: &Req, fault: Resp) -> Resp {
+    let (error, code) = match fault.status {
+        503 | 429 => ("temporarily_unavailable", 90033),
+        _ => ("server_error", 90041),
+    };
+    let mut r = crate::services::entra::aad_error(
+        ctx,
+        req,
+        fault.status,
+        error,
+        code,
+        "A transient error has occurred. Please try again.",
+    );
+    if let Some(v) = fault.header("retry-after") {
+        r = r.with_header("retry-after", v.to_string());
+    }
+    r
+}
+
 /// The transport-independent pipeline: faults → throttling → handler (panics caught) → ARM
 /// headers → persistence. Returns the outcome and, when a fault or throttling answered, its kind.
 pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
     let route = router::classify(&req);
     let faultable = route == Route::Arm
         || (route == Route::DataPlane && ctx.faults.lock().applies_to_data_plane())
-        || (route == Route::Graph && ctx.faults.lock().applies_to_graph());
+        || (route == Route::Graph && ctx.faults.lock().applies_to_graph())
+        || (route == Route::Entra && ctx.faults.lock().applies_to_entra());
     let method = req.method.clone();
     let arm = route == Route::Arm;
     let arm_ctx = arm.then(|| ArmCtx::of(ctx, &req));
@@ -287,6 +311,7 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
             FaultDecision::Respond(r) => {
                 let r = match &arm_ctx {
                     Some(a) => a.decorate(&req, r, None),
+                    None if route == Route::Entra => entra_fault(ctx, &req, r),
                     None => r,
                 };
                 return (Outcome::Respond(r), Some("fault"));
@@ -296,6 +321,11 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
                     Some(a) => a.decorate(&req, a.throttled(retry), Some(0)),
                     None => Resp::arm_error(429, "TooManyRequests", "Too many requests.")
                         .with_header("retry-after", retry.to_string()),
+                };
+                let r = if route == Route::Entra {
+                    entra_fault(ctx, &req, r)
+                } else {
+                    r
                 };
                 return (Outcome::Respond(r), Some("throttled"));
             }

@@ -641,6 +641,10 @@ pub struct Faults {
     /// Also apply to Microsoft Graph (`/v1.0/…`).
     #[serde(default)]
     pub graph: bool,
+    /// Also apply to Entra ID (token, discovery and key endpoints), answering with Entra's
+    /// error bodies (`temporarily_unavailable` / AADSTS90033 and the like).
+    #[serde(default)]
+    pub entra: bool,
 }
 
 /// "Fail the next `count` requests whose path matches `path` (and method, when given)".

@@ -432,3 +432,43 @@ async fn data_plane_faults_only_when_enabled() {
         .get("x-ms-ratelimit-remaining-subscription-reads")
         .is_none());
 }
+
+#[tokio::test]
+async fn entra_faults_only_when_enabled_and_in_entras_words() {
+    let emu = start().await;
+    let c = client(&emu);
+    let url = format!("{}/{TENANT}/oauth2/v2.0/token", emu.base_url());
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", APP),
+        ("client_secret", SECRET),
+        ("scope", ARM_SCOPE),
+    ];
+    let rule = json!([{"path": "oauth2/v2.0/token$", "status": 503, "count": 1, "retryAfter": 2},
+                      {"path": "oauth2/v2.0/token$", "status": 500, "count": 1}]);
+    admin(&emu, "PUT", "faults", json!({"rules": rule})).await;
+    let r = c.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200, "Entra ID is not faulted by default");
+
+    admin(&emu, "PUT", "faults", json!({"entra": true, "rules": rule})).await;
+    let r = c.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "2");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "temporarily_unavailable");
+    assert_eq!(v["error_codes"], json!([90033]));
+    assert!(v["error_description"].as_str().unwrap().starts_with(
+        "AADSTS90033: A transient error has occurred. Please try again.\r\nTrace ID: "
+    ));
+    assert!(v["trace_id"].is_string() && v["correlation_id"].is_string());
+    assert!(v.get("access_token").is_none());
+
+    let r = c.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "server_error");
+    assert_eq!(v["error_codes"], json!([90041]));
+
+    let r = c.post(&url).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200, "only the rules' count fails");
+}

@@ -12,6 +12,7 @@ from azure.identity import ClientAssertionCredential, WorkloadIdentityCredential
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from conftest import ARM_SCOPE, CALLER, COG_SCOPE, GRAPH_SCOPE, resource_client, secret_credential
+from emulator import log_entry_fields
 
 FED_ISSUER = "https://token.actions.githubusercontent.com"
 FED_SUBJECT = "repo:contoso/keyless:ref:refs/heads/main"
@@ -94,6 +95,24 @@ def test_wrong_secret_wire_shape(emu):
     assert body["error_codes"] == [7000215]
     for k in ("trace_id", "correlation_id", "timestamp"):
         assert k in body, k
+
+
+def test_transient_entra_503_is_retried_by_azure_identity(emu):
+    """Entra ID answers one token request 503 `temporarily_unavailable` (AADSTS90033), as it does
+    in an outage (Azure/azure-sdk-for-python#14241): azure-identity's retry policy retries it and
+    gets a token, unmodified. The emulator faults Entra only with `faults.entra: true`."""
+    try:
+        r = emu.admin("PUT", "faults", json={"entra": True, "rules": [
+            {"path": "oauth2/v2.0/token$", "method": "POST", "status": 503, "count": 1,
+             "retryAfter": 1}]})
+        assert r.status_code == 200, r.text
+        tok = secret_credential(emu).get_token(ARM_SCOPE)
+        assert tok.token
+        answered = [log_entry_fields(e)[2] for e in emu.request_log()
+                    if log_entry_fields(e)[1].split("?")[0].endswith("/oauth2/v2.0/token")]
+        assert 503 in answered, f"the fault must have reached azure-identity: {answered}"
+    finally:
+        emu.admin("PUT", "faults", json={})
 
 
 def test_msal_instance_discovery_against_emulator(emu):

@@ -937,3 +937,48 @@ async fn unknown_principal_is_a_located_error_and_nothing_is_written() {
         run.dump()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_failures_say_what_entra_said_and_what_to_do() {
+    // azure_identity reduces every refused token request to "request token error"; keyless must
+    // show Entra's code and text, the fix for that code, and never the secret it sent.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("signin", &[], &[ALICE], ""));
+    let wrong = "not-the-secret-value-Xy9";
+    /// (variables changed, Entra's code, a word of the fix).
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 2] = [
+        (
+            &[("AZURE_CLIENT_SECRET", wrong)],
+            "AADSTS7000215",
+            "*value*",
+        ),
+        (
+            &[("AZURE_CLIENT_ID", "0a0a0a0a-0000-4000-8000-0000000000ff")],
+            "AADSTS700016",
+            "AZURE_CLIENT_ID",
+        ),
+    ];
+    for (vars, code, fix) in cases {
+        let args = ["plan", s(&m)];
+        let run = env.collect(env.spawn_with(&args, vars), &args).await;
+        let out = run.all_output();
+        assert_eq!(run.code, Some(1), "{code}\n{}", run.dump());
+        assert!(
+            out.contains(code),
+            "Entra's code {code} is shown\n{}",
+            run.dump()
+        );
+        assert!(
+            out.contains(fix),
+            "the fix for {code} is shown\n{}",
+            run.dump()
+        );
+        assert!(
+            !out.contains(wrong),
+            "the secret sent is never shown\n{}",
+            run.dump()
+        );
+    }
+    assert_eq!(env.arm_mutations(), 0);
+}

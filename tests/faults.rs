@@ -623,3 +623,58 @@ async fn duplicate_made_by_hand_mid_apply_is_adopted_not_duplicated() {
     seeded.adopted += 1;
     assert_converged(&env, &path, &seeded, "hand-made duplicate mid-apply").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_outages_are_retried() {
+    // Entra answers keyless's token requests 503 (AADSTS90033) twice, drops one connection and
+    // throttles one (429): azure_identity sends token requests outside any retry policy, so
+    // keyless's transport must retry them, or the whole apply fails on a transient blip.
+    let (env, path) = setup("").await;
+    let seeded = reset_and_seed(&env).await;
+    let token = "oauth2/v2.0/token$";
+    env.put_faults(json!({"entra": true, "rules": [
+        {"path": token, "method": "POST", "status": 503, "count": 2, "retryAfter": 1},
+        {"path": token, "method": "POST", "status": 0, "count": 1},
+        {"path": token, "method": "POST", "status": 429, "count": 1, "retryAfter": 1},
+    ]}))
+    .await;
+    let run = env.keyless(&["apply", s(&path), "--no-verify"]).await;
+    let injected = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|e| e.path.ends_with("/oauth2/v2.0/token") && e.injected.is_some())
+        .count();
+    run.expect_code(0);
+    assert_eq!(
+        injected, 4,
+        "every token fault must have reached keyless (else this tests nothing)"
+    );
+    assert_converged(&env, &path, &seeded, "token endpoint outages").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endpoint_down_fails_clearly_and_soon() {
+    // Entra is down for good: keyless gives up after its retries, with Entra's error, and
+    // changes nothing.
+    let (env, path) = setup("").await;
+    reset_and_seed(&env).await;
+    env.put_faults(json!({"entra": true, "rules": [
+        {"path": "oauth2/v2.0/token$", "method": "POST", "status": 503, "count": 1000, "retryAfter": 1},
+    ]}))
+    .await;
+    let run = env.keyless(&["apply", s(&path), "--no-verify"]).await;
+    run.expect_code(1);
+    let out = run.all_output();
+    assert!(
+        out.contains("AADSTS90033") || out.contains("temporarily_unavailable"),
+        "Entra's error is shown\n{}",
+        run.dump()
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(60),
+        "bounded retries, not a hang ({:?})",
+        run.elapsed
+    );
+    assert_eq!(env.arm_mutations(), 0, "nothing was written");
+}

@@ -302,3 +302,47 @@ mod tests {
         assert_eq!(c.method, "workload-identity");
     }
 }
+
+/// A credential whose errors carry what Entra ID answered.
+///
+/// azure_identity 0.21 turns every refused token request into "request token error: Server
+/// returned error response"; the keyless transport keeps Entra's answer
+/// ([`super::transport::Transport::take_authority_error`]) and this wrapper puts it into the
+/// error, so a wrong secret reads `invalid_client: AADSTS7000215: Invalid client secret
+/// provided` and an outage `temporarily_unavailable: AADSTS90033`.
+#[derive(Debug)]
+pub struct Explained {
+    inner: Arc<dyn TokenCredential>,
+    transport: super::transport::Transport,
+}
+
+impl Explained {
+    /// Wraps `inner`, whose token requests go through `transport`.
+    pub fn new(inner: Arc<dyn TokenCredential>, transport: super::transport::Transport) -> Self {
+        Explained { inner, transport }
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for Explained {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+    ) -> azure_core::Result<azure_core::auth::AccessToken> {
+        // The transport records only a token request's *final* answer (a retried, recovered
+        // failure leaves nothing), so what is there belongs to this failure.
+        self.inner.get_token(scopes).await.map_err(|e| {
+            match self.transport.take_authority_error() {
+                Some(answer) => {
+                    let kind = e.kind().clone();
+                    azure_core::Error::full(kind, e, answer)
+                }
+                None => e,
+            }
+        })
+    }
+
+    async fn clear_cache(&self) -> azure_core::Result<()> {
+        self.inner.clear_cache().await
+    }
+}

@@ -49,7 +49,19 @@ impl AzureError {
             azure_core::error::ErrorKind::DataConversion => "UnexpectedResponse",
             _ => "RequestFailed",
         };
-        let message = redact(&format!("{e}"));
+        // The whole chain: azure_identity wraps Entra's answer ("temporarily_unavailable:
+        // AADSTS90033 …", "invalid_client: AADSTS7000215 …") under a bare "request token error".
+        let mut message = format!("{e}");
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !text.is_empty() && !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+        let message = redact(&message);
         AzureError {
             operation,
             status: 0,
@@ -148,11 +160,41 @@ pub fn explain(code: &str, message: &str) -> Option<String> {
         "SubscriptionRequestsThrottled" | "TooManyRequests" => "ARM throttled the requests; keyless retries with Retry-After. Lower --parallelism if this persists.".into(),
         "InvalidAuthenticationTokenAudience" => "the token was issued for another audience; check the cloud profile (--cloud).".into(),
         "ExpiredAuthenticationToken" => "the token expired; keyless refreshes tokens automatically, so this points at a clock skew on this machine.".into(),
-        "CredentialUnavailable" => "keyless could not get a token: check the credential (--auth) and its environment variables.".into(),
+        "CredentialUnavailable" => credential_help(message),
         "ConnectionFailed" => "the endpoint could not be reached (DNS, TLS or network); check the cloud profile and connectivity.".into(),
         _ => return None,
     };
     Some(h)
+}
+
+/// What to do when no token could be had, from the AADSTS code Entra ID answered with.
+fn credential_help(message: &str) -> String {
+    let has = |code: &str| {
+        message
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == code)
+    };
+    if has("AADSTS7000215") {
+        "the client secret is wrong: AZURE_CLIENT_SECRET must be the secret's *value* (shown once when it was created), not its id. Create a new secret if the value is lost.".into()
+    } else if has("AADSTS7000222") {
+        "the client secret has expired: create a new one (`az ad app credential reset`) and update AZURE_CLIENT_SECRET.".into()
+    } else if has("AADSTS700016") {
+        "no application with this AZURE_CLIENT_ID exists in AZURE_TENANT_ID: check both (and --cloud: sovereign clouds have their own directories).".into()
+    } else if has("AADSTS90002") {
+        "AZURE_TENANT_ID names no tenant in this cloud: check it, and --cloud.".into()
+    } else if has("AADSTS70021") {
+        "the federated token's issuer/subject/audience match no federated credential of the app: compare them (case-sensitive) with the app's federated credentials (e.g. `repo:ORG/REPO:environment:NAME` for GitHub Actions).".into()
+    } else if has("AADSTS700024") {
+        "the federated token has expired or is not yet valid: pipelines must hand keyless a fresh one (check the clock too).".into()
+    } else if has("AADSTS90033")
+        || has("AADSTS90041")
+        || message.contains("temporarily_unavailable")
+        || message.contains("server_error")
+    {
+        "Entra ID failed transiently and keyless's retries (with backoff, honouring Retry-After) ran out; nothing was changed. Re-run in a few minutes.".into()
+    } else {
+        "keyless could not get a token: check the credential (--auth) and its environment variables.".into()
+    }
 }
 
 /// The usual built-in role that grants an action, for the hint.
@@ -201,6 +243,27 @@ mod tests {
         assert!(!busy(409, "RoleAssignmentExists"));
         assert!(!busy(409, "CustomDomainInUse"));
         assert!(!busy(400, "RequestConflict"));
+    }
+
+    #[test]
+    fn credential_help_follows_the_aadsts_code() {
+        let help = |m: &str| explain("CredentialUnavailable", m).unwrap();
+        assert!(help("Entra ID answered HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided.").contains("*value*"));
+        assert!(
+            help("HTTP 400 unauthorized_client: AADSTS700016: Application with identifier")
+                .contains("AZURE_CLIENT_ID")
+        );
+        assert!(
+            help("HTTP 503 temporarily_unavailable: AADSTS90033: A transient error")
+                .contains("Re-run in a few minutes")
+        );
+        assert!(help(
+            "HTTP 400 invalid_request: AADSTS70021: No matching federated identity record"
+        )
+        .contains("federated"));
+        // A code that merely starts like another is not that code.
+        assert!(!help("AADSTS70002155: something").contains("*value*"));
+        assert!(help("request token error").contains("check the credential"));
     }
 
     #[test]

@@ -103,6 +103,13 @@ impl Session {
                 method: "service-principal",
             },
         };
+        let credential = SignedCredential {
+            credential: Arc::new(credential::Explained::new(
+                credential.credential,
+                transport.clone(),
+            )),
+            method: credential.method,
+        };
         let arm = Arm::new(
             subscription,
             &cloud.arm_endpoint,

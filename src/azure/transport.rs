@@ -80,9 +80,133 @@ pub struct Transport {
     endpoints: Arc<Endpoints>,
     counters: Arc<RequestCounters>,
     pacer: Arc<Pacer>,
+    /// Entra's last error answer to a token request, summarised (see
+    /// [`Transport::take_authority_error`]).
+    authority_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
+/// The server's requested wait: `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after`
+/// (seconds), as azure_core reads them (its own reader is private).
+pub fn retry_after(headers: &azure_core::headers::Headers) -> Option<std::time::Duration> {
+    use azure_core::headers::HeaderName;
+    let get = |name: &'static str| {
+        headers
+            .get_optional_str(&HeaderName::from_static(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    get("retry-after-ms")
+        .or_else(|| get("x-ms-retry-after-ms"))
+        .map(std::time::Duration::from_millis)
+        .or_else(|| get("retry-after").map(std::time::Duration::from_secs))
+}
+
+/// One line from Entra's error body: status, `error`, the first line of `error_description`
+/// (the AADSTS code and text) and the trace and correlation ids support asks for. Never the
+/// request, and token-shaped text is redacted.
+pub fn authority_error_summary(status: u16, body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let error = v["error"].as_str().unwrap_or("");
+    let description = v["error_description"]
+        .as_str()
+        .and_then(|d| d.lines().next())
+        .unwrap_or("")
+        .trim();
+    let mut s = format!("Entra ID answered HTTP {status}");
+    if !error.is_empty() {
+        s.push_str(&format!(" {error}"));
+    }
+    if !description.is_empty() {
+        s.push_str(&format!(": {description}"));
+    }
+    let ids: Vec<String> = [
+        ("Trace ID", "trace_id"),
+        ("Correlation ID", "correlation_id"),
+    ]
+    .iter()
+    .filter_map(|(label, key)| v[*key].as_str().map(|id| format!("{label} {id}")))
+    .collect();
+    if !ids.is_empty() {
+        s.push_str(&format!(" ({})", ids.join(", ")));
+    }
+    super::error::redact(&s)
+}
+
+/// Retries of one token request after a transient failure.
+const TOKEN_RETRIES: u32 = 4;
+/// The longest `Retry-After` a token request is held for.
+const TOKEN_RETRY_AFTER_CAP: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Transport {
+    /// Sends a request to the authority, retrying transient failures.
+    ///
+    /// Why here: azure_identity 0.21's credentials send token requests straight to the
+    /// `HttpClient`, outside any pipeline and its retry policy, so one Entra 503
+    /// (`temporarily_unavailable`, AADSTS90033), 429 or dropped connection would fail a whole
+    /// apply. A token request is safe to repeat (it changes nothing), so it is retried up to
+    /// [`TOKEN_RETRIES`] times with jittered backoff, honouring `Retry-After`. Other answers
+    /// (wrong secret, unknown app: 4xx) are returned at once.
+    async fn token_request_with_retries(&self, request: &Request) -> azure_core::Result<Response> {
+        use rand::Rng;
+        let mut attempt = 0u32;
+        loop {
+            self.count(Kind::Token);
+            let result = self.inner.execute_request(request).await;
+            let wait = match &result {
+                Ok(r) if matches!(u16::from(r.status()), 429 | 500 | 502 | 503 | 504) => {
+                    Some(retry_after(r.headers()).unwrap_or_default())
+                }
+                Ok(_) => None,
+                Err(e) if matches!(e.kind(), azure_core::error::ErrorKind::Io) => {
+                    Some(std::time::Duration::ZERO)
+                }
+                Err(_) => None,
+            };
+            match wait {
+                Some(server_wait) if attempt < TOKEN_RETRIES => {
+                    let backoff = std::time::Duration::from_millis(
+                        rand::thread_rng().gen_range(250..=500u64) << attempt,
+                    );
+                    tokio::time::sleep(server_wait.min(TOKEN_RETRY_AFTER_CAP).max(backoff)).await;
+                    attempt += 1;
+                }
+                _ => return self.remember_authority_error(result).await,
+            }
+        }
+    }
+
+    /// Entra's last error answer to a token request, once: `HTTP 401 invalid_client: AADSTS7000215:
+    /// Invalid client secret provided. … (Trace ID …, Correlation ID …)`.
+    ///
+    /// Why: azure_identity 0.21 reports every refused token request as "request token error:
+    /// Server returned error response", dropping Entra's `error` and AADSTS text — exactly
+    /// what tells a wrong secret from an unknown app or an outage. The transport saw the
+    /// answer; [`super::credential::Explained`] attaches it to the credential's error.
+    pub fn take_authority_error(&self) -> Option<String> {
+        self.authority_error.lock().ok()?.take()
+    }
+
+    /// Records an error answer from the authority (and hands the response on unchanged).
+    async fn remember_authority_error(
+        &self,
+        result: azure_core::Result<Response>,
+    ) -> azure_core::Result<Response> {
+        let response = match result {
+            Ok(r) if u16::from(r.status()) >= 400 => r,
+            other => return other,
+        };
+        let (status, headers, body) = response.deconstruct();
+        let bytes = body.collect().await?;
+        let summary = authority_error_summary(u16::from(status), &bytes);
+        if let Ok(mut slot) = self.authority_error.lock() {
+            *slot = Some(summary);
+        }
+        Ok(Response::new(
+            status,
+            headers,
+            Box::pin(azure_core::BytesStream::new(bytes)),
+        ))
+    }
+
     /// Builds the transport. `extra_ca_pem` is trusted in addition to the public roots.
     pub fn new(
         endpoints: Endpoints,
@@ -104,6 +228,7 @@ impl Transport {
             endpoints: Arc::new(endpoints),
             counters: Arc::new(RequestCounters::default()),
             pacer: Arc::new(pacer),
+            authority_error: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -216,6 +341,9 @@ impl HttpClient for Transport {
         if let Some(b) = budget {
             self.pacer.bucket(b).acquire().await;
         }
+        if kind == Kind::Token {
+            return self.token_request_with_retries(request).await;
+        }
         self.count(kind);
         let response = self.inner.execute_request(request).await?;
         if let Some(b) = budget {
@@ -223,10 +351,13 @@ impl HttpClient for Transport {
             let remaining = headers
                 .get_optional_str(&azure_core::headers::HeaderName::from_static(b.header()))
                 .and_then(|v| v.trim().parse::<u64>().ok());
-            let retry_after =
-                Some(azure_core::lro::get_retry_after(headers)).filter(|d| !d.is_zero());
             self.pacer
-                .observe(b, u16::from(response.status()), retry_after, remaining)
+                .observe(
+                    b,
+                    u16::from(response.status()),
+                    retry_after(headers),
+                    remaining,
+                )
                 .await;
         }
         Ok(response)

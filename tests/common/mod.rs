@@ -326,11 +326,20 @@ impl Env {
 
     /// Starts `keyless ARGS` (adding `--output json` for plan/apply/verify).
     pub fn spawn(&self, args: &[&str]) -> Child {
+        self.spawn_with(args, &[])
+    }
+
+    /// [`Env::spawn`] with some environment variables set to other values.
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Child {
         let mut a: Vec<&str> = args.to_vec();
         if matches!(args.first(), Some(&("plan" | "apply" | "verify"))) {
             a.extend(["--output", "json"]);
         }
-        self.command(&a).spawn().expect("spawn keyless")
+        let mut c = self.command(&a);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.spawn().expect("spawn keyless")
     }
 
     /// Builds a [`Run`] from captured output, asserting that nothing secret leaked.

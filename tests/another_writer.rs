@@ -103,6 +103,45 @@ async fn until_fault_hit(env: &Env, method: &str, path_suffix: &str) {
     }
 }
 
+/// keyless applies the manifest (no deployment); its account PUT is answered 503 with a 3 s
+/// Retry-After, and in that window someone else creates the account with `subdomain`
+/// (taking [`BUSY_SECONDS`]), so keyless's retried PUT meets that creation.
+async fn apply_while_someone_creates_the_account(
+    subdomain: &str,
+) -> (Env, std::path::PathBuf, Run) {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(false));
+    set_provisioning(&env, BUSY_SECONDS);
+    env.put_faults(json!({"rules": [
+        {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
+    ]}))
+    .await;
+    let args = ["apply", s(&m)];
+    let child = env.spawn(&args);
+    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
+    create_by_hand(&env, subdomain).await;
+    let run = env.collect(child, &args).await;
+    (env, m, run)
+}
+
+/// Asserts keyless's `method` on the account met the other writer's creation (a 409: else the
+/// scenario tested nothing) and that the other writer's `team` tag survived; returns the account.
+async fn met_the_creation_and_kept_its_tag(env: &Env, method: &str, run: &Run) -> Value {
+    let met = conflicts_met_by_keyless(env, &format!("accounts/{ACCOUNT}"));
+    assert!(
+        met.iter().any(|r| r.starts_with(method)),
+        "keyless's {method} must have met the running creation (409s met: {met:?})\n{}",
+        run.dump()
+    );
+    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
+    assert_eq!(
+        tags(&acc)["team"],
+        "blue",
+        "the other writer's tag is kept: {acc}"
+    );
+    acc
+}
+
 async fn assert_no_changes_left(env: &Env, m: &std::path::Path) {
     let plan = env.keyless(&["plan", s(m), "--detailed-exitcode"]).await;
     assert_eq!(
@@ -127,18 +166,7 @@ async fn update_waits_until_another_writers_create_finishes() {
     create_by_hand(&env, SUBDOMAIN).await;
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
-    let met = conflicts_met_by_keyless(&env, &format!("accounts/{ACCOUNT}"));
-    assert!(
-        met.iter().any(|r| r.starts_with("PATCH")),
-        "the scenario must make keyless's PATCH meet the running creation (409s met: {met:?})\n{}",
-        run.dump()
-    );
-    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
-    assert_eq!(
-        tags(&acc)["team"],
-        "blue",
-        "the other writer's tag is kept: {acc}"
-    );
+    let acc = met_the_creation_and_kept_its_tag(&env, "PATCH", &run).await;
     assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
     set_provisioning(&env, 0.2);
     assert_no_changes_left(&env, &m).await;
@@ -149,31 +177,9 @@ async fn create_that_meets_another_writers_create_becomes_an_update() {
     // keyless's PUT is answered 503 (Retry-After 3 s) once; in that window someone else creates
     // the account (BUSY_SECONDS). keyless's retried PUT meets the creation: keyless must wait for it and
     // update the account it finds — merging tags, never replacing them.
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, BUSY_SECONDS);
-    env.put_faults(json!({"rules": [
-        {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
-    ]}))
-    .await;
-    let args = ["apply", s(&m)];
-    let child = env.spawn(&args);
-    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
-    create_by_hand(&env, SUBDOMAIN).await;
-    let run = env.collect(child, &args).await;
+    let (env, m, run) = apply_while_someone_creates_the_account(SUBDOMAIN).await;
     run.expect_code(0);
-    let met = conflicts_met_by_keyless(&env, &format!("accounts/{ACCOUNT}"));
-    assert!(
-        met.iter().any(|r| r.starts_with("PUT")),
-        "keyless's retried PUT must have met the running creation (409s met: {met:?})\n{}",
-        run.dump()
-    );
-    let acc = env.get_account(RG_CI, ACCOUNT).await.expect("account");
-    assert_eq!(
-        tags(&acc)["team"],
-        "blue",
-        "the other writer's tag is kept: {acc}"
-    );
+    let acc = met_the_creation_and_kept_its_tag(&env, "PUT", &run).await;
     assert_eq!(
         tags(&acc)["keyless-manifest"],
         "busy",
@@ -187,18 +193,7 @@ async fn create_that_meets_another_writers_create_becomes_an_update() {
 async fn account_created_meanwhile_with_another_subdomain_is_refused_untouched() {
     // As above, but the other writer picked another subdomain. A subdomain cannot be changed:
     // keyless must fail with a clear error and leave that account exactly as it was made.
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, BUSY_SECONDS);
-    env.put_faults(json!({"rules": [
-        {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
-    ]}))
-    .await;
-    let args = ["apply", s(&m)];
-    let child = env.spawn(&args);
-    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
-    create_by_hand(&env, "someone-elses-subdomain").await;
-    let run = env.collect(child, &args).await;
+    let (env, _, run) = apply_while_someone_creates_the_account("someone-elses-subdomain").await;
     run.expect_code(1);
     let out = run.all_output();
     assert!(

@@ -471,8 +471,13 @@ fn authenticate_client<'a>(
             .get("x5t")
             .and_then(Value::as_str)
             .and_then(|t| {
+                // base64url per RFC 7515, but standard base64 is accepted too: azure_identity
+                // for Rust 0.21 sends it (`+`, `/`, `=`), and Entra's .NET base64url decoder
+                // (Microsoft.IdentityModel's Base64UrlEncoder) reads both alphabets. Inferred,
+                // not observed: docs/emulator.md.
+                let url_safe = t.trim_end_matches('=').replace('+', "-").replace('/', "_");
                 base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(t.trim_end_matches('='))
+                    .decode(url_safe)
                     .ok()
             })
             .map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>());

@@ -961,7 +961,7 @@ async fn sign_in_failures_say_what_entra_said_and_what_to_do() {
     ];
     for (vars, code, fix) in cases {
         let args = ["plan", s(&m)];
-        let run = env.collect(env.spawn_with(&args, vars), &args).await;
+        let run = env.collect(env.spawn_with(&args, vars, &[]), &args).await;
         let out = run.all_output();
         assert_eq!(run.code, Some(1), "{code}\n{}", run.dump());
         assert!(

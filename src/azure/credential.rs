@@ -134,18 +134,35 @@ pub fn build(
     options.set_authority_host(authority.to_string());
     match method {
         AuthMethod::ServicePrincipal if env.var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => {
-            need(
+            let v = need(
                 env,
                 "service-principal (certificate)",
-                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD"],
-                "export the tenant id, client (app) id, the path of the base64 PKCS#12 certificate and its password (may be empty)",
+                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH"],
+                "export the tenant id, the client (app) id and the path of the certificate: base64 of a PKCS#12 (.pfx) file with its private key; AZURE_CLIENT_CERTIFICATE_PASSWORD if it has a password",
             )?;
-            let c = azure_identity::ClientCertificateCredential::create(options).map_err(|e| {
-                CredentialError::Invalid {
-                    method: "service-principal (certificate)",
-                    message: e.to_string(),
-                }
+            // Built from parts rather than with azure_identity's `create`, which insists on
+            // AZURE_CLIENT_CERTIFICATE_PASSWORD being set even for a password-less PKCS#12.
+            let invalid = |message: String| CredentialError::Invalid {
+                method: "service-principal (certificate)",
+                message,
+            };
+            let contents = std::fs::read_to_string(&v[2]).map_err(|e| {
+                invalid(format!(
+                    "cannot read AZURE_CLIENT_CERTIFICATE_PATH {}: {e}",
+                    v[2]
+                ))
             })?;
+            let password = env
+                .var("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+                .unwrap_or_default();
+            let c = azure_identity::ClientCertificateCredential::new(
+                v[0].clone(),
+                v[1].clone(),
+                contents.trim().to_string(),
+                password,
+                options,
+            )
+            .map_err(|e| invalid(e.to_string()))?;
             Ok(SignedCredential {
                 credential: Arc::new(c),
                 method: "service-principal-certificate",
@@ -266,7 +283,9 @@ mod tests {
     }
 
     #[test]
-    fn certificate_needs_its_password_variable() {
+    fn certificate_needs_no_password_variable_but_a_readable_file() {
+        // A password-less PKCS#12 is common: no AZURE_CLIENT_CERTIFICATE_PASSWORD is fine; an
+        // unreadable file is an error naming the variable and the path.
         let env = MapEnv(HashMap::from([
             ("AZURE_TENANT_ID", "t".to_string()),
             ("AZURE_CLIENT_ID", "c".to_string()),
@@ -277,10 +296,14 @@ mod tests {
         ]));
         let cloud = CloudProfile::named("AzureCloud").unwrap();
         let err = build(AuthMethod::Auto, &cloud, http(), &env).unwrap_err();
+        let text = err.to_string();
         assert!(
-            err.to_string()
-                .contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
-            "{err}"
+            text.contains("AZURE_CLIENT_CERTIFICATE_PATH /nonexistent.pfx"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+            "{text}"
         );
     }
 

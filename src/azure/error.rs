@@ -162,6 +162,8 @@ pub fn explain(code: &str, message: &str) -> Option<String> {
         "ExpiredAuthenticationToken" => "the token expired; keyless refreshes tokens automatically, so this points at a clock skew on this machine.".into(),
         "CredentialUnavailable" => credential_help(message),
         "ConnectionFailed" => "the endpoint could not be reached (DNS, TLS or network); check the cloud profile and connectivity.".into(),
+        // Sign-in refused, whatever kind azure_identity gave the error (see credential::Explained).
+        _ if message.contains("Entra ID answered") => credential_help(message),
         _ => return None,
     };
     Some(h)

@@ -326,11 +326,11 @@ impl Env {
 
     /// Starts `keyless ARGS` (adding `--output json` for plan/apply/verify).
     pub fn spawn(&self, args: &[&str]) -> Child {
-        self.spawn_with(args, &[])
+        self.spawn_with(args, &[], &[])
     }
 
-    /// [`Env::spawn`] with some environment variables set to other values.
-    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Child {
+    /// [`Env::spawn`] with some environment variables set to other values and some unset.
+    pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)], unset: &[&str]) -> Child {
         let mut a: Vec<&str> = args.to_vec();
         if matches!(args.first(), Some(&("plan" | "apply" | "verify"))) {
             a.extend(["--output", "json"]);
@@ -338,6 +338,9 @@ impl Env {
         let mut c = self.command(&a);
         for (k, v) in vars {
             c.env(k, v);
+        }
+        for k in unset {
+            c.env_remove(k);
         }
         c.spawn().expect("spawn keyless")
     }

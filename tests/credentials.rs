@@ -1,5 +1,7 @@
 //! Signing in as keyless's users do, beyond a client secret: a build agent's managed identity
-//! (the endpoint a process on that VM gets), and a certificate-backed service principal.
+//! (the endpoint a process on that VM gets), a certificate-backed service principal, and a
+//! person signed in with the Azure CLI (a stand-in `az`, as the real one cannot be installed
+//! here; it needs python3, which CI installs).
 
 mod common;
 
@@ -208,4 +210,75 @@ async fn a_service_principal_signs_in_with_a_certificate() {
             assert!(!run.all_output().contains(password), "nor its password");
         }
     }
+}
+
+/// A stand-in for the Azure CLI (not installable here): `az account get-access-token --output
+/// json --scope S` answered the way az 2.54+ answers it, with a real token the emulator issues
+/// to the pipeline app. `FAKE_AZ_MODE=logged-out` answers as az does before `az login`.
+const FAKE_AZ: &str = r#"#!/usr/bin/env python3
+import json, os, ssl, sys, time, urllib.parse, urllib.request
+args = sys.argv[1:]
+if os.environ.get("FAKE_AZ_MODE") == "logged-out":
+    sys.stderr.write("ERROR: Please run 'az login' to setup account.\n")
+    sys.exit(1)
+assert args[:4] == ["account", "get-access-token", "--output", "json"], args
+scope = args[args.index("--scope") + 1]
+body = urllib.parse.urlencode({"grant_type": "client_credentials", "scope": scope,
+    "client_id": os.environ["FAKE_AZ_CLIENT_ID"], "client_secret": os.environ["FAKE_AZ_SECRET"]}).encode()
+ctx = ssl.create_default_context(cafile=os.environ["FAKE_AZ_CA"])
+with urllib.request.urlopen(os.environ["FAKE_AZ_TOKEN_URL"], body, context=ctx) as r:
+    tok = json.load(r)
+exp = int(time.time()) + int(tok["expires_in"])
+print(json.dumps({"accessToken": tok["access_token"],
+    "expiresOn": time.strftime("%Y-%m-%d %H:%M:%S.000000", time.localtime(exp)),
+    "expires_on": exp, "subscription": os.environ.get("FAKE_AZ_SUB", ""),
+    "tenant": os.environ["FAKE_AZ_TENANT"], "tokenType": "Bearer"}))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signed_in_with_the_azure_cli_plans_and_a_logged_out_one_is_told_to_log_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("agents.yaml", &agent_manifest());
+    let az = env.write("az", FAKE_AZ);
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        az.parent().expect("its directory").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let token_url = format!("{}/{TENANT}/oauth2/v2.0/token", env.base());
+    let ca = env.emu.ca_pem_path().display().to_string();
+    let vars = |mode: &'static str| {
+        vec![
+            ("KEYLESS_AUTH", "azure-cli".to_string()),
+            ("PATH", path.clone()),
+            ("FAKE_AZ_MODE", mode.to_string()),
+            ("FAKE_AZ_TOKEN_URL", token_url.clone()),
+            ("FAKE_AZ_CA", ca.clone()),
+            ("FAKE_AZ_CLIENT_ID", CALLER_APP.to_string()),
+            ("FAKE_AZ_SECRET", CALLER_SECRET.to_string()),
+            ("FAKE_AZ_TENANT", TENANT.to_string()),
+        ]
+    };
+    let args = ["plan", s(&m)];
+    let run_with = |mode: &'static str| {
+        let v = vars(mode);
+        let refs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.spawn_with(&args, &refs, &SECRET_VARS)
+    };
+    let run = env.collect(run_with("signed-in"), &args).await;
+    run.expect_code(0);
+    assert_eq!(run.plan_actions().len(), 3, "{}", run.dump());
+    let who = signed_in(&run);
+    assert_eq!(who["method"], "azure-cli", "{who}");
+    assert_eq!(who["caller"]["objectId"], CALLER_OID, "{who}");
+
+    let run = env.collect(run_with("logged-out"), &args).await;
+    assert_eq!(run.code, Some(1), "{}", run.dump());
+    assert!(
+        run.all_output().contains("az login"),
+        "a logged-out CLI says to run `az login`\n{}",
+        run.dump()
+    );
 }

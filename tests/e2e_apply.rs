@@ -982,3 +982,67 @@ async fn sign_in_failures_say_what_entra_said_and_what_to_do() {
     }
     assert_eq!(env.arm_mutations(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_exits_at_once_and_a_rerun_converges() {
+    // The account takes a minute to provision. The first Ctrl-C lets that operation finish (so
+    // keyless keeps waiting); the second must end keyless at once with 130, and a re-run must
+    // converge once the account is ready.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("m.yaml", &manifest("e2e", &[], &[ALICE], ""));
+    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = 60.0;
+    let mut child = env.spawn(&apply_args(&m));
+    let pid = child.id().expect("pid").to_string();
+    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    let sigint = || {
+        let ok = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill -INT")
+            .success();
+        assert!(ok, "kill -INT {pid}");
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = events.next().await {
+            if e["event"] == "actionStarted" && e["type"] == "createAccount" {
+                return;
+            }
+        }
+        panic!("apply ended before creating the account");
+    })
+    .await
+    .expect("the account creation started");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sigint();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "after one Ctrl-C keyless waits for the account it is creating"
+    );
+    let t = std::time::Instant::now();
+    sigint();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("a second Ctrl-C ends keyless promptly")
+        .expect("wait");
+    assert_eq!(status.code(), Some(130), "exit 130 after {:?}", t.elapsed());
+    let _ = tokio::time::timeout(Duration::from_secs(5), events.drain()).await;
+    assert!(
+        events.raw.contains("\"interruptedAgain\""),
+        "a JSON event says so\n{}",
+        events.raw
+    );
+
+    // Azure finishes what it accepted; then a re-run converges.
+    {
+        let mut st = env.emu.ctx().state.lock();
+        st.arm.settings.provisioning_seconds = 0.2;
+        for a in st.arm.accounts.iter_mut() {
+            a.ready_at = 0.0;
+        }
+    }
+    env.keyless(&apply_args(&m)).await.expect_code(0);
+    let plan = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
+    assert_eq!(plan.code, Some(0), "{}", plan.dump());
+    one_owned(&env, ALICE_OID, "User", "e2e").await;
+}

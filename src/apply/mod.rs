@@ -120,7 +120,7 @@ pub async fn apply(
     loop {
         if opts.cancel.load(Ordering::SeqCst) && !interrupted {
             interrupted = true;
-            reporter.note("interrupted: finishing in-flight writes, starting nothing new…");
+            reporter.note("interrupted: finishing in-flight writes, starting nothing new… (Ctrl-C again to exit at once)");
         }
         // Start every action whose dependencies are all done.
         if !interrupted {

@@ -22,10 +22,18 @@ pub async fn run(
     let reporter = Arc::new(Reporter::new(common.output, want_color()));
     let cancel = Arc::new(AtomicBool::new(false));
     {
+        // First Ctrl-C: start nothing new, let writes in flight finish (apply reports and exits
+        // 130). Second: exit now — a wait for a long operation (or for another writer) must not
+        // hold the terminal hostage. Either way a re-run converges.
         let cancel = cancel.clone();
+        let reporter = reporter.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.store(true, Ordering::SeqCst);
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if cancel.swap(true, Ordering::SeqCst) {
+                    reporter.event("interruptedAgain", serde_json::json!({"exitCode": 130}));
+                    reporter.note("interrupted again: exiting now without waiting for operations in flight (Azure finishes what it accepted); re-run to converge");
+                    std::process::exit(130);
+                }
             }
         });
     }

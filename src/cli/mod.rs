@@ -20,7 +20,8 @@ const EXIT_CODES: &str = "Exit codes:
   1    error: invalid manifest, Azure refused, plan errors, stale plan file
   2    plan has changes (only with --detailed-exitcode)
   3    verification failed: access could not be proven for every probed principal
-  130  interrupted (Ctrl-C); in-flight writes finished, a re-run converges";
+  130  interrupted (Ctrl-C); in-flight writes finished (a second Ctrl-C exits at once),
+       a re-run converges";
 
 /// keyless: declarative, keyless (Entra ID) access to Azure OpenAI.
 #[derive(Debug, Parser)]

@@ -142,6 +142,16 @@ async fn met_the_creation_and_kept_its_tag(env: &Env, method: &str, run: &Run) -
     acc
 }
 
+/// Pipelines see the wait: one `actionWaiting` event naming Azure's code.
+fn assert_waiting_reported(run: &Run, code: &str) {
+    let waits = run.events("actionWaiting");
+    assert!(
+        waits.iter().any(|e| e["reason"] == code),
+        "an actionWaiting event with reason {code}\n{}",
+        run.dump()
+    );
+}
+
 async fn assert_no_changes_left(env: &Env, m: &std::path::Path) {
     let plan = env.keyless(&["plan", s(m), "--detailed-exitcode"]).await;
     assert_eq!(
@@ -167,6 +177,7 @@ async fn update_waits_until_another_writers_create_finishes() {
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
     let acc = met_the_creation_and_kept_its_tag(&env, "PATCH", &run).await;
+    assert_waiting_reported(&run, "AccountProvisioningStateInvalid");
     assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
     set_provisioning(&env, 0.2);
     assert_no_changes_left(&env, &m).await;
@@ -259,6 +270,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
         "keyless's deployment PUT must have met the other deployment\n{}",
         run.dump()
     );
+    assert_waiting_reported(&run, "RequestConflict");
     for d in ["chat", "other"] {
         let (status, v) = env
             .arm(

@@ -255,7 +255,16 @@ async fn run_action(
     release_slot: &(dyn Fn() + Sync),
 ) -> Result<Outcome, AzureError> {
     let arm = &session.arm;
+    let waited = std::sync::atomic::AtomicBool::new(false);
     let progress = |state: &str| {
+        if let Some(reason) = state.strip_prefix(crate::azure::arm::WAITING_FOR_ANOTHER_WRITER) {
+            if !waited.swap(true, Ordering::SeqCst) {
+                reporter.event(
+                    "actionWaiting",
+                    json!({"id": a.id, "target": a.target, "reason": reason.trim().trim_matches(|c| c == '(' || c == ')')}),
+                );
+            }
+        }
         reporter.update(
             key,
             &format!("{} {} — {}", a.kind.symbol(), a.target, state),

@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, AzureError>;
 
+/// How a progress message starts while a write waits out another writer's operation (apply
+/// turns the first one per action into an `actionWaiting` event).
+pub const WAITING_FOR_ANOTHER_WRITER: &str = "waiting for another operation on it to finish";
+
 /// The ARM clients for one subscription.
 #[derive(Clone)]
 pub struct Arm {
@@ -544,10 +548,7 @@ impl Arm {
         loop {
             match write().await {
                 Err(e) if e.is_busy() && start.elapsed() < patience => {
-                    progress(&format!(
-                        "waiting for another operation on it to finish ({})",
-                        e.code
-                    ));
+                    progress(&format!("{WAITING_FOR_ANOTHER_WRITER} ({})", e.code));
                     tokio::time::sleep(busy_pause(self.poll_interval, attempt)).await;
                     attempt += 1;
                 }

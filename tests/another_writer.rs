@@ -316,3 +316,61 @@ async fn account_that_appears_while_keyless_reads_is_not_called_taken() {
     assert_eq!(tags(&acc)["keyless-manifest"], "busy", "{acc}");
     assert_no_changes_left(&env, &m).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_waiting_for_another_writer_sends_nothing_more() {
+    // Someone's account creation holds the account for a minute; keyless's update waits for it.
+    // Ctrl-C means "start nothing new": the waiting write is dropped, keyless exits 130 soon,
+    // and no write of keyless's reaches the account after the interrupt.
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = env.write("busy.yaml", &manifest(false));
+    set_provisioning(&env, 60.0);
+    create_by_hand(&env, SUBDOMAIN).await;
+    let mut child = env.spawn(&["apply", s(&m)]);
+    let pid = child.id().expect("pid").to_string();
+    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(e) = events.next().await {
+            if e["event"] == "actionWaiting" {
+                return;
+            }
+        }
+        panic!("apply ended without waiting for the other writer");
+    })
+    .await
+    .expect("keyless started waiting");
+    let interrupted_at = env.emu.ctx().now();
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill -INT")
+        .success();
+    assert!(ok, "kill -INT {pid}");
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("keyless stops waiting after Ctrl-C")
+        .expect("wait");
+    let _ = tokio::time::timeout(Duration::from_secs(5), events.drain()).await;
+    assert_eq!(status.code(), Some(130), "{}", events.raw);
+    let late_writes: Vec<String> = env
+        .emu
+        .requests()
+        .iter()
+        .filter(|e| {
+            e.caller_oid.as_deref() == Some(CALLER_OID)
+                && e.unix > interrupted_at + 0.5
+                && !matches!(e.method.as_str(), "GET" | "HEAD")
+                && e.route == "arm"
+        })
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert!(
+        late_writes.is_empty(),
+        "no write after Ctrl-C: {late_writes:?}"
+    );
+    assert!(
+        events.raw.contains("\"Interrupted\""),
+        "the dropped action says why\n{}",
+        events.raw
+    );
+}

@@ -103,6 +103,12 @@ pub async fn apply(
     reporter: Arc<Reporter>,
     opts: ApplyOptions,
 ) -> ApplyReport {
+    // Writes waiting for another writer's operation watch the same Ctrl-C flag.
+    let session = &{
+        let mut s = session.clone();
+        s.arm.interrupt = opts.cancel.clone();
+        s
+    };
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let results: Arc<Mutex<BTreeMap<usize, ActionStatus>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let vm_principals: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(BTreeMap::new()));

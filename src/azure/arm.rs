@@ -43,6 +43,8 @@ pub struct Arm {
     pub poll_interval: Duration,
     /// Longest time to wait for one long-running operation.
     pub lro_timeout: Duration,
+    /// Set on Ctrl-C: a write still waiting for another writer's operation is not sent.
+    pub interrupt: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Arm {
@@ -126,6 +128,7 @@ impl Arm {
             credential,
             poll_interval: Duration::from_secs(2),
             lro_timeout: Duration::from_secs(30 * 60),
+            interrupt: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -549,7 +552,24 @@ impl Arm {
             match write().await {
                 Err(e) if e.is_busy() && start.elapsed() < patience => {
                     progress(&format!("{WAITING_FOR_ANOTHER_WRITER} ({})", e.code));
-                    tokio::time::sleep(busy_pause(self.poll_interval, attempt)).await;
+                    // Ctrl-C means "start nothing new": a write still waiting was never sent.
+                    let until = Instant::now() + busy_pause(self.poll_interval, attempt);
+                    while Instant::now() < until {
+                        if self.interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+                            return Err(AzureError::new(
+                                e.operation.as_str(),
+                                0,
+                                "Interrupted",
+                                "interrupted while waiting for another operation on the resource; this write was not sent",
+                            ));
+                        }
+                        tokio::time::sleep(
+                            until
+                                .saturating_duration_since(Instant::now())
+                                .min(Duration::from_millis(200)),
+                        )
+                        .await;
+                    }
                     attempt += 1;
                 }
                 other => return other,

@@ -151,6 +151,7 @@ pub fn explain(code: &str, message: &str) -> Option<String> {
         "FlagMustBeSetForRestore" => "an account with this name is soft-deleted. Set `onSoftDeleted: restore` to bring it back, or `onSoftDeleted: purge` to delete it for good and create a new one.".into(),
         "AccountProvisioningStateInvalid" => "another operation on the account (its creation, an update, a deployment) was still running when keyless gave up waiting for it; re-run once it finishes.".into(),
         "RequestConflict" | "Conflict" | "AnotherOperationInProgress" => "another operation was still running on the same resource when keyless gave up waiting for it (Azure allows one at a time); re-run once it finishes.".into(),
+        "Interrupted" => "nothing was sent for this action; re-run to converge.".into(),
         "AccountCreatedMeanwhile" => "someone else created an account with this name while keyless was creating it. keyless never deletes or re-creates an account: align `customSubdomain`/`kind` in the manifest with the account, or use another account name.".into(),
         "DeploymentModelNotSupported" | "InvalidResourceProperties" => "that model, version or SKU cannot be deployed in this account or region; check `az cognitiveservices account list-models`.".into(),
         "InsufficientQuota" => "the subscription's quota for this model is used up in the region; lower `capacity` or request more quota.".into(),

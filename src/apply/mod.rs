@@ -8,7 +8,7 @@
 //! - Ctrl-C stops *starting* actions; in-flight writes finish and are reported; exit 130.
 //! - A failed action skips its dependents only; independent work still completes.
 
-use crate::azure::arm::AssignmentOutcome;
+use crate::azure::arm::{AssignmentOutcome, Progress};
 use crate::azure::error::AzureError;
 use crate::azure::session::Session;
 use crate::model::*;
@@ -261,20 +261,17 @@ async fn run_action(
     release_slot: &(dyn Fn() + Sync),
 ) -> Result<Outcome, AzureError> {
     let arm = &session.arm;
-    let waited = std::sync::atomic::AtomicBool::new(false);
-    let progress = |state: &str| {
-        if let Some(reason) = state.strip_prefix(crate::azure::arm::WAITING_FOR_ANOTHER_WRITER) {
+    let waited = AtomicBool::new(false);
+    let progress = |p: Progress<'_>| {
+        if let Progress::WaitingForAnotherWriter { code } = p {
             if !waited.swap(true, Ordering::SeqCst) {
                 reporter.event(
                     "actionWaiting",
-                    json!({"id": a.id, "target": a.target, "reason": reason.trim().trim_matches(|c| c == '(' || c == ')')}),
+                    json!({"id": a.id, "target": a.target, "reason": code}),
                 );
             }
         }
-        reporter.update(
-            key,
-            &format!("{} {} — {}", a.kind.symbol(), a.target, state),
-        )
+        reporter.update(key, &format!("{} {} — {p}", a.kind.symbol(), a.target))
     };
     match &a.kind {
         ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => {
@@ -361,7 +358,9 @@ async fn run_action(
                     Ok(AssignmentOutcome::AdoptedExisting) => return Ok(Outcome::Adopted),
                     Err(e) if e.code == "PrincipalNotFound" && attempt < 6 => {
                         attempt += 1;
-                        progress(&format!("principal not replicated yet, retry {attempt}/6"));
+                        progress(Progress::State(&format!(
+                            "principal not replicated yet, retry {attempt}/6"
+                        )));
                         tokio::time::sleep(Duration::from_secs(2u64.pow(attempt.min(4)))).await;
                     }
                     Err(mut e) => {

@@ -22,9 +22,29 @@ use std::time::{Duration, Instant};
 
 type Result<T> = std::result::Result<T, AzureError>;
 
-/// How a progress message starts while a write waits out another writer's operation (apply
-/// turns the first one per action into an `actionWaiting` event).
-pub const WAITING_FOR_ANOTHER_WRITER: &str = "waiting for another operation on it to finish";
+/// What a long ARM operation reports while it runs: shown on its spinner, and a wait for
+/// another writer also becomes an `actionWaiting` event (apply).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// Where the operation is (`provisioningState`, or what keyless is doing).
+    State(&'a str),
+    /// The write met another writer's operation (Azure's 409 `code`) and waits its turn.
+    WaitingForAnotherWriter {
+        /// Azure's error code (`AccountProvisioningStateInvalid`, `RequestConflict`, …).
+        code: &'a str,
+    },
+}
+
+impl std::fmt::Display for Progress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::State(s) => f.write_str(s),
+            Progress::WaitingForAnotherWriter { code } => {
+                write!(f, "waiting for another operation on it to finish ({code})")
+            }
+        }
+    }
+}
 
 /// The ARM clients for one subscription.
 #[derive(Clone)]
@@ -379,7 +399,7 @@ impl Arm {
         &self,
         spec: &AccountSpec,
         restore: bool,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<()> {
         use azure_mgmt_cognitiveservices::package_2024_10::models::{
             Account, AccountProperties, Sku,
@@ -416,7 +436,9 @@ impl Arm {
                     .await
             }
             Err(e) if e.is_busy() => {
-                progress("created meanwhile by another writer; updating it instead");
+                progress(Progress::State(
+                    "created meanwhile by another writer; updating it instead",
+                ));
                 let Some(found) = self
                     .account_json(&spec.resource_group, &spec.name, &op)
                     .await?
@@ -442,7 +464,7 @@ impl Arm {
     pub async fn update_account(
         &self,
         spec: &AccountSpec,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<()> {
         let op = format!("update account {}/{}", spec.resource_group, spec.name);
         let path = format!(
@@ -476,7 +498,7 @@ impl Arm {
         rg: &str,
         name: &str,
         op: &str,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<()> {
         self.poll_provisioning(op, progress, |_| true, || self.account_json(rg, name, op))
             .await
@@ -488,7 +510,7 @@ impl Arm {
     async fn poll_provisioning<F, Fut>(
         &self,
         op: &str,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
         ready: impl Fn(&Value) -> bool,
         mut fetch: F,
     ) -> Result<Value>
@@ -503,7 +525,7 @@ impl Arm {
                 .as_str()
                 .unwrap_or("Succeeded")
                 .to_string();
-            progress(&state);
+            progress(Progress::State(&state));
             match state.as_str() {
                 "Succeeded" if ready(&v) => return Ok(v),
                 "Failed" | "Canceled" => {
@@ -539,7 +561,7 @@ impl Arm {
     async fn write_when_idle<T, W, Fut>(
         &self,
         patience: Duration,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
         mut write: W,
     ) -> Result<T>
     where
@@ -551,7 +573,7 @@ impl Arm {
         loop {
             match write().await {
                 Err(e) if e.is_busy() && start.elapsed() < patience => {
-                    progress(&format!("{WAITING_FOR_ANOTHER_WRITER} ({})", e.code));
+                    progress(Progress::WaitingForAnotherWriter { code: &e.code });
                     // Ctrl-C means "start nothing new": a write still waiting was never sent.
                     let until = Instant::now() + busy_pause(self.poll_interval, attempt);
                     while Instant::now() < until {
@@ -615,7 +637,7 @@ impl Arm {
         rg: &str,
         account: &str,
         spec: &DeploymentSpec,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
     ) -> Result<()> {
         use azure_mgmt_cognitiveservices::package_2024_10::models::{
             Deployment, DeploymentModel, DeploymentProperties, Sku,
@@ -681,7 +703,7 @@ impl Arm {
     pub async fn enable_vm_identity(
         &self,
         vm: &VmRef,
-        progress: &(dyn Fn(&str) + Sync),
+        progress: &(dyn Fn(Progress<'_>) + Sync),
         written: &(dyn Fn() + Sync),
     ) -> Result<String> {
         let op = format!("enable identity on VM {}/{}", vm.resource_group, vm.name);

@@ -14,7 +14,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ACCOUNT: &str = "oai-busy";
 /// How long the other writer's operation holds the resource. keyless must reach it within this
@@ -42,11 +42,6 @@ fn manifest(with_deployment: bool) -> String {
 
 fn acc_path() -> String {
     account_id(RG_CI, ACCOUNT)
-}
-
-/// Long-running operations take `seconds` from now on.
-fn set_provisioning(env: &Env, seconds: f64) {
-    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = seconds;
 }
 
 /// Someone else's account create (PUT) under the manifest's name, tagged `team: blue`.
@@ -83,26 +78,6 @@ fn conflicts_met_by_keyless(env: &Env, path_suffix: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits until keyless's request matching `method` and `path_suffix` was answered by a fault.
-async fn until_fault_hit(env: &Env, method: &str, path_suffix: &str) {
-    let t0 = Instant::now();
-    loop {
-        let hit = env.emu.requests().iter().any(|e| {
-            e.method == method
-                && e.path.ends_with(path_suffix)
-                && e.injected.as_deref() == Some("fault")
-        });
-        if hit {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "keyless never sent {method} …{path_suffix}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// keyless applies the manifest (no deployment); its account PUT is answered 503 with a 3 s
 /// Retry-After, and in that window someone else creates the account with `subdomain`
 /// (taking [`BUSY_SECONDS`]), so keyless's retried PUT meets that creation.
@@ -111,14 +86,15 @@ async fn apply_while_someone_creates_the_account(
 ) -> (Env, std::path::PathBuf, Run) {
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, BUSY_SECONDS);
+    env.set_provisioning(BUSY_SECONDS);
     env.put_faults(json!({"rules": [
         {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
     .await;
     let args = ["apply", s(&m)];
     let child = env.spawn(&args);
-    until_fault_hit(&env, "PUT", &format!("accounts/{ACCOUNT}")).await;
+    env.until_fault_hit("PUT", &format!("accounts/{ACCOUNT}"))
+        .await;
     create_by_hand(&env, subdomain).await;
     let run = env.collect(child, &args).await;
     (env, m, run)
@@ -172,14 +148,14 @@ async fn update_waits_until_another_writers_create_finishes() {
     // keyless plans an update (its ownership tag is missing) whose PATCH meets the creation.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(true));
-    set_provisioning(&env, BUSY_SECONDS);
+    env.set_provisioning(BUSY_SECONDS);
     create_by_hand(&env, SUBDOMAIN).await;
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
     let acc = met_the_creation_and_kept_its_tag(&env, "PATCH", &run).await;
     assert_waiting_reported(&run, "AccountProvisioningStateInvalid");
     assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
-    set_provisioning(&env, 0.2);
+    env.set_provisioning(0.2);
     assert_no_changes_left(&env, &m).await;
 }
 
@@ -196,7 +172,7 @@ async fn create_that_meets_another_writers_create_becomes_an_update() {
         "busy",
         "keyless's ownership tag is added: {acc}"
     );
-    set_provisioning(&env, 0.2);
+    env.set_provisioning(0.2);
     assert_no_changes_left(&env, &m).await;
 }
 
@@ -246,7 +222,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
     let env = Env::with(&WorldOpts::default()).await;
     let without = env.write("busy.yaml", &manifest(false));
     env.keyless(&["apply", s(&without)]).await.expect_code(0);
-    set_provisioning(&env, BUSY_SECONDS);
+    env.set_provisioning(BUSY_SECONDS);
     let (status, v) = env
         .arm(
             "PUT",
@@ -285,7 +261,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
             "{d}: {v}"
         );
     }
-    set_provisioning(&env, 0.2);
+    env.set_provisioning(0.2);
     assert_no_changes_left(&env, &with).await;
 }
 
@@ -303,7 +279,7 @@ async fn account_that_appears_while_keyless_reads_is_not_called_taken() {
     .await;
     let args = ["apply", s(&m)];
     let child = env.spawn(&args);
-    until_fault_hit(&env, "POST", "checkDomainAvailability").await;
+    env.until_fault_hit("POST", "checkDomainAvailability").await;
     create_by_hand(&env, SUBDOMAIN).await;
     let run = env.collect(child, &args).await;
     run.expect_code(0);
@@ -324,7 +300,7 @@ async fn ctrl_c_while_waiting_for_another_writer_sends_nothing_more() {
     // and no write of keyless's reaches the account after the interrupt.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("busy.yaml", &manifest(false));
-    set_provisioning(&env, 60.0);
+    env.set_provisioning(60.0);
     create_by_hand(&env, SUBDOMAIN).await;
     let mut child = env.spawn(&["apply", s(&m)]);
     let pid = child.id().expect("pid").to_string();

@@ -990,7 +990,7 @@ async fn a_second_ctrl_c_exits_at_once_and_a_rerun_converges() {
     // converge once the account is ready.
     let env = Env::with(&WorldOpts::default()).await;
     let m = env.write("m.yaml", &manifest("e2e", &[], &[ALICE], ""));
-    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = 60.0;
+    env.set_provisioning(60.0);
     let mut child = env.spawn(&apply_args(&m));
     let pid = child.id().expect("pid").to_string();
     let mut events = EventStream::new(child.stdout.take().expect("stdout"));

@@ -113,7 +113,7 @@ async fn reset_and_seed(env: &Env) -> Seeded {
         .await
         .expect("reset");
     assert_eq!(r.status(), 200);
-    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = 0.2;
+    env.set_provisioning(0.2);
     let (s, v) = env
         .arm(
             "PUT",
@@ -444,14 +444,7 @@ async fn storm_of_429_is_waited_out_within_retry_after() {
 async fn tokens_expiring_in_seconds_are_refreshed_mid_apply() {
     let (env, path) = setup("").await;
     let seeded = reset_and_seed(&env).await;
-    let r = env
-        .http
-        .patch(format!("{}/_emulator/timing", env.base()))
-        .json(&json!({"tokenLifetime": "3s"}))
-        .send()
-        .await
-        .expect("timing");
-    assert_eq!(r.status(), 200);
+    env.set_token_lifetime("3s").await;
     // ~0.15 s per ARM request at parallelism 2: the apply outlives several tokens.
     env.put_faults(json!({"latencyMs": "150"})).await;
     let run = env
@@ -481,14 +474,7 @@ async fn tokens_expiring_in_seconds_are_refreshed_mid_apply() {
         c.token_requests
     );
     assert_eq!(unauthorized, 0, "an expired token reached Azure");
-    let r = env
-        .http
-        .patch(format!("{}/_emulator/timing", env.base()))
-        .json(&json!({"tokenLifetime": "3600s"}))
-        .send()
-        .await
-        .expect("timing");
-    assert_eq!(r.status(), 200);
+    env.set_token_lifetime("3600s").await;
     assert_converged(&env, &path, &seeded, "short-lived tokens").await;
 }
 
@@ -498,7 +484,7 @@ async fn concurrent_applies(n: usize) {
     // Account creations take 1.5 s, so the applies' account writes overlap on every run (not
     // only on an unlucky one): each must wait out the others' operations (tests/another_writer.rs
     // pins each such conflict down on its own).
-    env.emu.ctx().state.lock().arm.settings.provisioning_seconds = 1.5;
+    env.set_provisioning(1.5);
     let children: Vec<_> = (0..n)
         .map(|_| env.spawn(&["apply", s(&path), "--no-verify"]))
         .collect();
@@ -567,7 +553,6 @@ async fn duplicate_made_by_hand_mid_apply_is_adopted_not_duplicated() {
         {"path": format!("{name}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
     .await;
-    let t0 = Instant::now();
     let mut child = env.spawn(&["apply", s(&path), "--no-verify"]);
     let mut events = EventStream::new(child.stdout.take().expect("stdout"));
     let reader = tokio::spawn(async move {
@@ -577,21 +562,7 @@ async fn duplicate_made_by_hand_mid_apply_is_adopted_not_duplicated() {
         }
         evs
     });
-    loop {
-        let hit = env
-            .emu
-            .requests()
-            .iter()
-            .any(|e| e.path.ends_with(&name) && e.injected.as_deref() == Some("fault"));
-        if hit {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "keyless never sent the PUT"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    env.until_fault_hit("PUT", &name).await;
     let by_hand = env
         .create_assignment(
             &scope,

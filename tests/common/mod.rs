@@ -414,6 +414,50 @@ impl Env {
             .to_string()
     }
 
+    /// Waits until a `method` request whose path ends with `path_suffix` was answered by an
+    /// injected fault (keyless got that far), failing after 60 s.
+    pub async fn until_fault_hit(&self, method: &str, path_suffix: &str) {
+        let t0 = Instant::now();
+        loop {
+            let hit = self.emu.requests().iter().any(|e| {
+                e.method == method
+                    && e.path.ends_with(path_suffix)
+                    && e.injected.as_deref() == Some("fault")
+            });
+            if hit {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "keyless never sent {method} …{path_suffix}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Long-running operations started from now on take `seconds`.
+    pub fn set_provisioning(&self, seconds: f64) {
+        self.emu
+            .ctx()
+            .state
+            .lock()
+            .arm
+            .settings
+            .provisioning_seconds = seconds;
+    }
+
+    /// Tokens issued from now on live `lifetime` (e.g. `"3s"`), through the admin API.
+    pub async fn set_token_lifetime(&self, lifetime: &str) {
+        let r = self
+            .http
+            .patch(format!("{}/_emulator/timing", self.base()))
+            .json(&serde_json::json!({ "tokenLifetime": lifetime }))
+            .send()
+            .await
+            .expect("timing");
+        assert_eq!(r.status(), 200, "setting the token lifetime");
+    }
+
     /// One ARM call as the admin app: (status, body or Null).
     pub async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let token = self.token("https://management.azure.com").await;

@@ -356,20 +356,12 @@ async fn vm_probe_output_never_contains_a_token() {
     assert!(!outs[0].contains("access_token"), "{}", outs[0]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn vm_probe_waits_for_someone_elses_run_command() {
-    // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
-    // 10-second script is running on the VM when keyless probes it: keyless must wait its turn
-    // and verify, not report the VM's access as failed.
+/// VM2's identity is set up with `verify` as given; then someone starts a `sleep {seconds}`
+/// Run Command on VM2 and `keyless verify` runs while it holds the VM (Azure allows one at a
+/// time, answering 409 Conflict). Returns the emulator and the verify run.
+async fn verify_behind_someones_run_command(verify: &str, seconds: u32) -> (Env, Run) {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            &[VM2],
-            &["vm: build-agent-02"],
-            "{ deployment: chat, timeout: 90s }",
-        ),
-    );
+    let m = env.write("m.yaml", &manifest(&[VM2], &["vm: build-agent-02"], verify));
     env.keyless(&["apply", s(&m), "--no-verify"])
         .await
         .expect_code(0);
@@ -377,7 +369,7 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
         .arm(
             "POST",
             &format!("{}/runCommand?api-version=2024-07-01", vm_id(RG_CI, VM2)),
-            Some(json!({"commandId": "RunShellScript", "script": ["sleep 10"]})),
+            Some(json!({"commandId": "RunShellScript", "script": [format!("sleep {seconds}")]})),
         )
         .await;
     assert!(
@@ -385,6 +377,36 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
         "someone's Run Command: {status} {v}"
     );
     let run = env.keyless(&["verify", s(&m)]).await;
+    (env, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_probe_gives_up_behind_a_run_command_longer_than_its_timeout() {
+    // Someone's script holds the VM for 40 s; the probe may wait only its 5 s timeout, then
+    // reports the VM unverified with Azure's reason instead of hanging.
+    let (_env, run) =
+        verify_behind_someones_run_command("{ deployment: chat, timeout: 5s }", 40).await;
+    run.expect_code(3);
+    assert!(
+        run.all_output()
+            .contains("Run command extension execution is in progress"),
+        "Azure's 409 reason is shown\n{}",
+        run.dump()
+    );
+    assert!(
+        run.elapsed < Duration::from_secs(30),
+        "bounded by the 5 s timeout, not the other script ({:?})",
+        run.elapsed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_probe_waits_for_someone_elses_run_command() {
+    // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
+    // 10-second script is running on the VM when keyless probes it: keyless must wait its turn
+    // and verify, not report the VM's access as failed.
+    let (env, run) =
+        verify_behind_someones_run_command("{ deployment: chat, timeout: 90s }", 10).await;
     run.expect_code(0);
     let probes = probe_states(&run);
     assert_eq!(

@@ -757,12 +757,15 @@ impl Arm {
     }
 
     /// Runs a shell script on a VM (Run Command) and returns its stdout and stderr as Azure
-    /// reports them (the last 4096 bytes of each).
+    /// reports them (the last 4096 bytes of each). Waits at most `wait_for_vm` for another
+    /// Run Command holding the VM (a wait that proves nothing, so it gets the caller's deadline,
+    /// not the extension's start-up allowance), and `timeout` in all.
     pub async fn run_command(
         &self,
         vm: &VmRef,
         command_id: &str,
         script: Vec<String>,
+        wait_for_vm: Duration,
         timeout: Duration,
     ) -> Result<RunCommandOutput> {
         use azure_mgmt_compute::package_2024_07_01::models::RunCommandInput;
@@ -770,10 +773,10 @@ impl Arm {
         let mut input = RunCommandInput::new(command_id.to_string());
         input.script = script;
         // One Run Command at a time per VM: another one (someone's, or a concurrent verify's)
-        // is waited out, not reported as a failed probe — within the same `timeout`.
+        // is waited out, not reported as a failed probe — within `wait_for_vm`.
         let start = Instant::now();
         let rsp = self
-            .write_when_idle(timeout, &|_| {}, || async {
+            .write_when_idle(wait_for_vm.min(timeout), &|_| {}, || async {
                 self.compute
                     .virtual_machines_client()
                     .run_command(

@@ -370,7 +370,13 @@ async fn probe_vm(
     reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": "propagating", "detail": "Run Command started", "elapsedMs": start.elapsed().as_millis()}));
     let out = match session
         .arm
-        .run_command(vm, command, script, remaining + Duration::from_secs(300))
+        .run_command(
+            vm,
+            command,
+            script,
+            remaining,
+            remaining + Duration::from_secs(300),
+        )
         .await
     {
         Ok(o) => o,

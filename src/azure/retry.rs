@@ -6,6 +6,17 @@ use azure_core::RetryPolicy;
 use rand::Rng;
 use std::time::Duration;
 
+/// The wait a server asked for: `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after`
+/// (seconds, fractions allowed), read through `header` so every HTTP stack keyless uses (reqwest
+/// for Graph and probes, azure_core for SDK and token traffic) shares one reading.
+pub fn retry_after<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Option<Duration> {
+    let get = |n: &str| header(n).and_then(|s| s.trim().parse::<f64>().ok());
+    get("retry-after-ms")
+        .or_else(|| get("x-ms-retry-after-ms"))
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .or_else(|| get("retry-after").map(Duration::from_secs_f64))
+}
+
 /// Full-jitter exponential backoff: sleep a random duration in `[0, min(cap, base·2^n)]`, but
 /// never less than the server's `Retry-After`.
 #[derive(Debug, Clone)]
@@ -70,6 +81,30 @@ impl RetryPolicy for JitteredBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_prefers_milliseconds_and_reads_fractions() {
+        let headers = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+        };
+        assert_eq!(
+            retry_after(headers(&[("retry-after", "3"), ("retry-after-ms", "250")])),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            retry_after(headers(&[("x-ms-retry-after-ms", "1500")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(headers(&[("retry-after", " 1.5 ")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(headers(&[("retry-after", "Fri, 31 Dec 1999 23:59:59 GMT")])),
+            None
+        );
+        assert_eq!(retry_after(headers(&[])), None);
+    }
 
     #[test]
     fn ceilings_grow_then_cap() {

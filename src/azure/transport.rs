@@ -85,19 +85,11 @@ pub struct Transport {
     authority_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-/// The server's requested wait: `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after`
-/// (seconds), as azure_core reads them (its own reader is private).
-pub fn retry_after(headers: &azure_core::headers::Headers) -> Option<std::time::Duration> {
-    use azure_core::headers::HeaderName;
-    let get = |name: &'static str| {
-        headers
-            .get_optional_str(&HeaderName::from_static(name))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-    };
-    get("retry-after-ms")
-        .or_else(|| get("x-ms-retry-after-ms"))
-        .map(std::time::Duration::from_millis)
-        .or_else(|| get("retry-after").map(std::time::Duration::from_secs))
+/// The server's requested wait (see [`super::retry::retry_after`]).
+fn retry_after(headers: &azure_core::headers::Headers) -> Option<std::time::Duration> {
+    super::retry::retry_after(|n| {
+        headers.get_optional_str(&azure_core::headers::HeaderName::from(n.to_string()))
+    })
 }
 
 /// One line from Entra's error body: status, `error`, the first line of `error_description`
@@ -146,7 +138,8 @@ impl Transport {
     /// [`TOKEN_RETRIES`] times with jittered backoff, honouring `Retry-After`. Other answers
     /// (wrong secret, unknown app: 4xx) are returned at once.
     async fn token_request_with_retries(&self, request: &Request) -> azure_core::Result<Response> {
-        use rand::Rng;
+        use azure_core::RetryPolicy;
+        let backoff = super::retry::JitteredBackoff::default();
         let mut attempt = 0u32;
         loop {
             self.count(Kind::Token);
@@ -163,10 +156,10 @@ impl Transport {
             };
             match wait {
                 Some(server_wait) if attempt < TOKEN_RETRIES => {
-                    let backoff = std::time::Duration::from_millis(
-                        rand::thread_rng().gen_range(250..=500u64) << attempt,
-                    );
-                    tokio::time::sleep(server_wait.min(TOKEN_RETRY_AFTER_CAP).max(backoff)).await;
+                    let wait = server_wait
+                        .min(TOKEN_RETRY_AFTER_CAP)
+                        .max(backoff.sleep_duration(attempt));
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 _ => return self.remember_authority_error(result).await,

@@ -166,15 +166,7 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
 
 /// `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after` (seconds).
 pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |n: &str| {
-        h.get(n)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<f64>().ok())
-    };
-    get("retry-after-ms")
-        .or_else(|| get("x-ms-retry-after-ms"))
-        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
-        .or_else(|| get("retry-after").map(Duration::from_secs_f64))
+    crate::azure::retry::retry_after(|n| h.get(n).and_then(|v| v.to_str().ok()))
 }
 
 /// Jittered backoff capped at 2 s, so verification ends within seconds of access starting.

@@ -94,11 +94,11 @@ pub struct ApplyOptions {
     pub cancel: Arc<AtomicBool>,
 }
 
-/// Executes `plan`. Never panics on Azure errors: they are reported per action.
+/// Executes `plan`: the plan is the whole contract (principals were resolved when it was made),
+/// so a saved plan applies exactly as reviewed. Never panics on Azure errors: they are reported
+/// per action.
 pub async fn apply(
     session: &Session,
-    desired: &Desired,
-    observed: &Observed,
     plan: &Plan,
     reporter: Arc<Reporter>,
     opts: ApplyOptions,
@@ -111,13 +111,9 @@ pub async fn apply(
     };
     let sem = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let results: Arc<Mutex<BTreeMap<usize, ActionStatus>>> = Arc::new(Mutex::new(BTreeMap::new()));
-    let vm_principals: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(BTreeMap::new()));
-    for (k, v) in &observed.vms {
-        if let Some(Some(p)) = v.as_ref().map(|v| v.system_principal_id.clone()) {
-            vm_principals.lock().await.insert(k.clone(), p);
-        }
-    }
-    let manifest = desired.manifest.clone();
+    let vm_principals: Arc<Mutex<BTreeMap<String, String>>> =
+        Arc::new(Mutex::new(plan.vm_principals.clone()));
+    let manifest = plan.manifest.clone();
     let mut pending: Vec<&Action> = plan.actions.iter().collect();
     let mut running = tokio::task::JoinSet::new();
     let mut started: HashSet<usize> = HashSet::new();
@@ -310,12 +306,25 @@ async fn run_action(
             vm_principals.lock().await.insert(vm.key(), p);
             Ok(Outcome::Done)
         }
-        ActionKind::CreateRoleAssignment { spec, name } => {
-            let (principal_id, principal_type) = match &spec.principal {
-                PrincipalTarget::Known {
-                    id, principal_type, ..
-                } => (id.clone(), *principal_type),
-                PrincipalTarget::VmIdentity { vm } => {
+        ActionKind::CreateRoleAssignment {
+            spec,
+            name,
+            principal_id,
+        } => {
+            let (principal_id, principal_type) = match (&spec.principal, principal_id) {
+                (
+                    PrincipalTarget::Known {
+                        id, principal_type, ..
+                    },
+                    resolved,
+                ) => (
+                    resolved.clone().unwrap_or_else(|| id.clone()),
+                    *principal_type,
+                ),
+                (PrincipalTarget::VmIdentity { .. }, Some(resolved)) => {
+                    (resolved.clone(), PrincipalType::ServicePrincipal)
+                }
+                (PrincipalTarget::VmIdentity { vm }, None) => {
                     let p = vm_principals
                         .lock()
                         .await

@@ -110,7 +110,6 @@ pub async fn run(
                     path: PathBuf::from(m.path),
                     session,
                     desired: m.desired,
-                    observed,
                     plan: m.plan,
                     verify: m.verify.as_ref().map(Into::into),
                 });
@@ -218,8 +217,6 @@ async fn apply_one(p: &Planned, ctx: &ApplyCtx) -> ExitCode {
     }
     let report = apply(
         &p.session,
-        &p.desired,
-        &p.observed,
         &p.plan,
         reporter.clone(),
         ApplyOptions {

@@ -5,7 +5,7 @@ use super::saved::{SavedManifestPlan, SavedPlan};
 use super::{CommonArgs, ExitCode};
 use crate::azure::session::Session;
 use crate::manifest::LoadedManifest;
-use crate::model::{Desired, Observed};
+use crate::model::Desired;
 use crate::output::{want_color, OutputFormat, Reporter};
 use crate::plan::{self, render_human, Plan, RenderOptions};
 use miette::Report;
@@ -20,8 +20,6 @@ pub struct Planned {
     pub session: Session,
     /// Resolved desired state.
     pub desired: Desired,
-    /// What Azure has.
-    pub observed: Observed,
     /// The plan.
     pub plan: Plan,
     /// Verification settings (None when disabled).
@@ -65,7 +63,6 @@ pub async fn plan_one(
         path: lm.path.clone(),
         session,
         desired,
-        observed,
         plan,
         verify,
     })

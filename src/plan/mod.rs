@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Version of the plan file and JSON plan schema (bump on incompatible change).
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// A field that changes, for humans and for review in pipelines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +93,10 @@ pub enum ActionKind {
         spec: AssignmentSpec,
         /// Deterministic name, when the principal id is known at plan time.
         name: Option<String>,
+        /// The principal's object id as resolved at plan time (a VM's existing system identity
+        /// included). None only for a VM whose identity an `enableVmIdentity` action this
+        /// assignment depends on creates: apply takes the id from that action's result.
+        principal_id: Option<String>,
     },
     /// Delete an owned assignment that the manifest no longer declares (prune).
     DeleteRoleAssignment {
@@ -179,6 +183,10 @@ pub struct Plan {
     pub errors: Vec<PlanError>,
     /// Number of desired items already in place.
     pub unchanged: usize,
+    /// System-assigned identities the manifest's VMs already had when planned (`rg/name` key →
+    /// object id), so verification after apply needs no second observation. Identities enabled
+    /// by this plan come from apply's results.
+    pub vm_principals: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -459,16 +467,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         } else if let Some(a) = scope_rg_action(&scope_key, sub, &rg_action) {
             deps.push(a);
         }
-        let principal_id: Option<String> = match &spec.principal {
-            PrincipalTarget::Known { id, .. } => Some(id.to_ascii_lowercase()),
+        let resolved_principal: Option<String> = match &spec.principal {
+            PrincipalTarget::Known { id, .. } => Some(id.clone()),
             PrincipalTarget::VmIdentity { vm } => match observed.vms.get(&vm.key()) {
-                Some(Some(o)) => o
-                    .system_principal_id
-                    .clone()
-                    .map(|s| s.to_ascii_lowercase()),
+                Some(Some(o)) => o.system_principal_id.clone(),
                 _ => None,
             },
         };
+        let principal_id = resolved_principal.as_deref().map(str::to_ascii_lowercase);
         if let PrincipalTarget::VmIdentity { vm } = &spec.principal {
             if let Some(a) = vm_action.get(&vm.key()) {
                 deps.push(*a);
@@ -504,6 +510,7 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
             ActionKind::CreateRoleAssignment {
                 spec: spec.clone(),
                 name,
+                principal_id: resolved_principal,
             },
             target,
             "not assigned",
@@ -560,6 +567,14 @@ pub fn plan(desired: &Desired, observed: &Observed) -> Plan {
         actions: b.actions,
         errors: b.errors,
         unchanged: b.unchanged,
+        vm_principals: desired
+            .vm_identities
+            .iter()
+            .filter_map(|vm| match observed.vms.get(&vm.key()) {
+                Some(Some(o)) => o.system_principal_id.clone().map(|p| (vm.key(), p)),
+                _ => None,
+            })
+            .collect(),
     }
 }
 

@@ -591,3 +591,63 @@ proptest! {
         prop_assert!(p2.actions.is_empty(), "second plan: {:#?}", p2.actions);
     }
 }
+
+#[test]
+fn the_plan_carries_every_principal_apply_needs() {
+    let d = desired();
+    // Fresh world: the VM's assignment cannot know its principal yet and depends on the action
+    // that creates it; every other assignment carries its resolved id.
+    let p = plan(&d, &empty_world());
+    for a in &p.actions {
+        if let ActionKind::CreateRoleAssignment {
+            spec, principal_id, ..
+        } = &a.kind
+        {
+            match &spec.principal {
+                PrincipalTarget::Known { id, .. } => assert_eq!(principal_id.as_ref(), Some(id)),
+                PrincipalTarget::VmIdentity { .. } => {
+                    assert_eq!(principal_id, &None);
+                    assert!(a.depends_on.iter().any(|d| matches!(
+                        p.actions[*d].kind,
+                        ActionKind::EnableVmIdentity { .. }
+                    )));
+                }
+            }
+        }
+    }
+    assert!(p.vm_principals.is_empty());
+    // Once the VM has its identity, a plan that must re-create the VM's assignment carries the
+    // VM's object id itself (apply reads nothing else), and records it for verification.
+    let mut o = simulate(&d, &empty_world(), &p);
+    for list in o.assignments.values_mut() {
+        list.retain(|a| !a.principal_id.starts_with("sp-"));
+    }
+    let p2 = plan(&d, &o);
+    let vm_key = d.vm_identities[0].key();
+    let expected = format!("sp-{}", d.vm_identities[0].name);
+    assert_eq!(p2.vm_principals.get(&vm_key), Some(&expected));
+    let carried: Vec<_> = p2
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::CreateRoleAssignment {
+                spec:
+                    AssignmentSpec {
+                        principal: PrincipalTarget::VmIdentity { .. },
+                        ..
+                    },
+                principal_id,
+                name,
+            } => Some((principal_id.clone(), name.clone(), a.depends_on.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!carried.is_empty());
+    for (pid, name, deps) in carried {
+        assert_eq!(pid.as_deref(), Some(expected.as_str()));
+        assert!(name.is_some());
+        assert!(deps
+            .iter()
+            .all(|d| !matches!(p2.actions[*d].kind, ActionKind::EnableVmIdentity { .. })));
+    }
+}

@@ -23,7 +23,7 @@ pub fn is_owned_by(description: Option<&str>, manifest: &str) -> bool {
 }
 
 /// A resource group as the manifest wants it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RgSpec {
     /// Name.
@@ -35,7 +35,7 @@ pub struct RgSpec {
 }
 
 /// What to do when an account of the same name is soft-deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OnSoftDeleted {
     /// Restore it (its keys, deployments and subdomain come back).
@@ -47,7 +47,7 @@ pub enum OnSoftDeleted {
 }
 
 /// A Cognitive Services / Azure OpenAI account as the manifest wants it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountSpec {
     /// Account name.
@@ -97,7 +97,7 @@ pub fn vm_id(subscription: &str, rg: &str, name: &str) -> String {
 }
 
 /// A model deployment as the manifest wants it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentSpec {
     /// Deployment name (what clients put in the URL).
@@ -115,7 +115,9 @@ pub struct DeploymentSpec {
 }
 
 /// An existing VM that should get a system-assigned identity.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct VmRef {
     /// Resource group.
@@ -132,7 +134,19 @@ impl VmRef {
 }
 
 /// Kind of directory object, as ARM's `principalType` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 pub enum PrincipalType {
     /// A user.
     User,
@@ -154,7 +168,9 @@ impl PrincipalType {
 }
 
 /// Who an assignment is for.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(
     tag = "kind",
     rename_all = "camelCase",
@@ -198,7 +214,7 @@ impl PrincipalTarget {
 }
 
 /// One desired role assignment (scope × role × principal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssignmentSpec {
     /// Full ARM scope id.
@@ -214,7 +230,7 @@ pub struct AssignmentSpec {
 }
 
 /// Everything the manifest wants, resolved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Desired {
     /// Manifest name (ownership marker).
@@ -234,7 +250,7 @@ pub struct Desired {
 }
 
 /// A resource group as Azure has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedRg {
     /// Region.
@@ -244,7 +260,7 @@ pub struct ObservedRg {
 }
 
 /// An account as Azure has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveAccount {
     /// Kind.
@@ -270,7 +286,7 @@ pub struct LiveAccount {
 }
 
 /// The state of one account name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "state",
     rename_all = "camelCase",
@@ -294,7 +310,7 @@ pub enum ObservedAccount {
 }
 
 /// A VM as Azure has it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedVm {
     /// Linux or Windows.
@@ -308,7 +324,9 @@ pub struct ObservedVm {
 }
 
 /// A role assignment as Azure has it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct ObservedAssignment {
     /// Full id.
@@ -328,7 +346,7 @@ pub struct ObservedAssignment {
 }
 
 /// Everything keyless read from Azure for one manifest.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Observed {
     /// By lower-cased name; None = absent.

@@ -8,14 +8,16 @@
 //! - Ctrl-C stops *starting* actions; in-flight writes finish and are reported; exit 130.
 //! - A failed action skips its dependents only; independent work still completes.
 
+pub mod event;
+
+pub use event::{ApplyEvent, Emit, Finished};
+
 use crate::azure::arm::{AssignmentOutcome, Progress};
 use crate::azure::error::AzureError;
 use crate::azure::session::Session;
 use crate::model::*;
-use crate::output::Reporter;
 use crate::plan::{Action, ActionKind, Plan};
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
 /// How one action ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "status",
     rename_all = "camelCase",
@@ -53,7 +55,7 @@ pub enum ActionStatus {
 }
 
 /// Result of an apply.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
     /// Per action id.
@@ -100,7 +102,7 @@ pub struct ApplyOptions {
 pub async fn apply(
     session: &Session,
     plan: &Plan,
-    reporter: Arc<Reporter>,
+    emit: Emit<ApplyEvent>,
     opts: ApplyOptions,
 ) -> ApplyReport {
     // Writes waiting for another writer's operation watch the same Ctrl-C flag.
@@ -122,7 +124,7 @@ pub async fn apply(
     loop {
         if opts.cancel.load(Ordering::SeqCst) && !interrupted {
             interrupted = true;
-            reporter.note("interrupted: finishing in-flight writes, starting nothing new… (Ctrl-C again to exit at once)");
+            emit(ApplyEvent::Interrupted {});
         }
         // Start every action whose dependencies are all done.
         if !interrupted {
@@ -140,10 +142,11 @@ pub async fn apply(
                     let status = ActionStatus::Skipped {
                         reason: "a prerequisite failed".into(),
                     };
-                    reporter.event(
-                        "actionSkipped",
-                        json!({"id": a.id, "target": a.target, "reason": "a prerequisite failed"}),
-                    );
+                    emit(ApplyEvent::ActionSkipped {
+                        id: a.id,
+                        target: a.target.clone(),
+                        reason: "a prerequisite failed".into(),
+                    });
                     results.lock().await.insert(a.id, status);
                     continue;
                 }
@@ -159,11 +162,13 @@ pub async fn apply(
                     let sem = sem.clone();
                     let results = results.clone();
                     let vm_principals = vm_principals.clone();
-                    let reporter = reporter.clone();
+                    let emit = emit.clone();
                     let manifest = manifest.clone();
                     let cancel = opts.cancel.clone();
                     running.spawn(async move {
-                        let permit = std::sync::Mutex::new(Some(sem.acquire_owned().await.expect("semaphore open")));
+                        let permit = std::sync::Mutex::new(Some(
+                            sem.acquire_owned().await.expect("semaphore open"),
+                        ));
                         // Waiting for a long-running operation needs no parallelism slot: an
                         // action calls this once its write went out (200 VM identities would
                         // otherwise hold every slot for their whole provisioning wait).
@@ -171,35 +176,65 @@ pub async fn apply(
                         // Spawned tasks queue on the semaphore: after Ctrl-C, one still waiting
                         // for its turn must not start its write.
                         if cancel.load(Ordering::SeqCst) {
-                            reporter.event("actionSkipped", json!({"id": a.id, "target": a.target, "reason": "interrupted"}));
-                            results.lock().await.insert(a.id, ActionStatus::Skipped { reason: "interrupted".into() });
+                            emit(ApplyEvent::ActionSkipped {
+                                id: a.id,
+                                target: a.target.clone(),
+                                reason: "interrupted".into(),
+                            });
+                            results.lock().await.insert(
+                                a.id,
+                                ActionStatus::Skipped {
+                                    reason: "interrupted".into(),
+                                },
+                            );
                             return;
                         }
-                        let key = format!("action-{}", a.id);
-                        reporter.start(&key, &format!("{} {}", a.kind.symbol(), a.target));
-                        reporter.event("actionStarted", json!({"id": a.id, "type": kind_name(&a.kind), "target": a.target}));
+                        let symbol = a.kind.symbol().to_string();
+                        emit(ApplyEvent::ActionStarted {
+                            id: a.id,
+                            kind: kind_name(&a.kind),
+                            symbol: symbol.clone(),
+                            target: a.target.clone(),
+                        });
                         let t0 = Instant::now();
-                        let r = run_action(&session, &a, &manifest, &vm_principals, &reporter, &key, &release_slot).await;
+                        let r = run_action(
+                            &session,
+                            &a,
+                            &manifest,
+                            &vm_principals,
+                            &emit,
+                            &release_slot,
+                        )
+                        .await;
                         let elapsed_ms = t0.elapsed().as_millis();
                         let status = match r {
                             Ok(Outcome::Done) => ActionStatus::Done { elapsed_ms },
                             Ok(Outcome::Adopted) => ActionStatus::Adopted { elapsed_ms },
                             Err(error) => ActionStatus::Failed { error },
                         };
-                        match &status {
-                            ActionStatus::Failed { error } => {
-                                reporter.finish(&key, &format!("✗ {} {}: {} {}", a.kind.symbol(), a.target, error.code, error.message));
-                                reporter.event("actionFailed", json!({"id": a.id, "target": a.target, "error": error}));
-                            }
-                            ActionStatus::Adopted { .. } => {
-                                reporter.finish(&key, &format!("✓ {} {} (adopted an existing equivalent assignment)", a.kind.symbol(), a.target));
-                                reporter.event("actionFinished", json!({"id": a.id, "target": a.target, "outcome": "adopted", "elapsedMs": elapsed_ms}));
-                            }
-                            _ => {
-                                reporter.finish(&key, &format!("✓ {} {} ({:.1}s)", a.kind.symbol(), a.target, elapsed_ms as f64 / 1000.0));
-                                reporter.event("actionFinished", json!({"id": a.id, "target": a.target, "outcome": "done", "elapsedMs": elapsed_ms}));
-                            }
-                        }
+                        let target = a.target.clone();
+                        emit(match &status {
+                            ActionStatus::Failed { error } => ApplyEvent::ActionFailed {
+                                id: a.id,
+                                target,
+                                error: error.clone(),
+                                symbol,
+                            },
+                            ActionStatus::Adopted { .. } => ApplyEvent::ActionFinished {
+                                id: a.id,
+                                target,
+                                outcome: Finished::Adopted,
+                                elapsed_ms,
+                                symbol,
+                            },
+                            _ => ApplyEvent::ActionFinished {
+                                id: a.id,
+                                target,
+                                outcome: Finished::Done,
+                                elapsed_ms,
+                                symbol,
+                            },
+                        });
                         results.lock().await.insert(a.id, status);
                     });
                 } else {
@@ -252,8 +287,7 @@ async fn run_action(
     a: &Action,
     manifest: &str,
     vm_principals: &Mutex<BTreeMap<String, String>>,
-    reporter: &Reporter,
-    key: &str,
+    emit: &Emit<ApplyEvent>,
     release_slot: &(dyn Fn() + Sync),
 ) -> Result<Outcome, AzureError> {
     let arm = &session.arm;
@@ -261,13 +295,17 @@ async fn run_action(
     let progress = |p: Progress<'_>| {
         if let Progress::WaitingForAnotherWriter { code } = p {
             if !waited.swap(true, Ordering::SeqCst) {
-                reporter.event(
-                    "actionWaiting",
-                    json!({"id": a.id, "target": a.target, "reason": code}),
-                );
+                emit(ApplyEvent::ActionWaiting {
+                    id: a.id,
+                    target: a.target.clone(),
+                    reason: code.to_string(),
+                });
             }
         }
-        reporter.update(key, &format!("{} {} — {p}", a.kind.symbol(), a.target))
+        emit(ApplyEvent::ActionProgress {
+            id: a.id,
+            detail: p.to_string(),
+        })
     };
     match &a.kind {
         ActionKind::CreateResourceGroup { spec } | ActionKind::UpdateResourceGroup { spec } => {

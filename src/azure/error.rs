@@ -6,7 +6,15 @@
 use serde::Serialize;
 
 /// An error answered by an Azure service (or a transport failure on the way there).
-#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic, Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    thiserror::Error,
+    miette::Diagnostic,
+    Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[error("{operation} failed: {code}: {message}")]
 #[diagnostic(code(keyless::azure))]
 #[serde(rename_all = "camelCase")]

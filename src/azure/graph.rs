@@ -328,7 +328,9 @@ impl Graph {
 
 /// Claims of the caller's own token that keyless needs (decoded locally, never verified or
 /// printed: the token is only used to learn "who am I").
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct CallerIdentity {
     /// Object id — what role assignments name.

@@ -31,7 +31,17 @@ pub struct RequestCounters {
 }
 
 /// A snapshot of [`RequestCounters`] for reports.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize, PartialEq, Eq)]
+#[derive(
+    Debug,
+    Default,
+    Clone,
+    Copy,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    PartialEq,
+    Eq,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestCounts {
     /// ARM GET/HEAD.

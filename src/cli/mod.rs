@@ -1,19 +1,20 @@
 //! The command line: argument definitions, exit codes, and one module per subcommand.
 
 mod apply_cmd;
-mod connect;
 mod exit;
 mod plan_cmd;
-mod saved;
+pub mod render;
 mod simple;
 mod verify_cmd;
 
 pub use exit::ExitCode;
 
 use crate::azure::credential::AuthMethod;
-use crate::output::OutputFormat;
+use crate::engine::{Connect, Embedded, Engine, RunEvent, Status};
 use clap::{Args, Parser, Subcommand};
+use render::{want_color, OutputFormat, Reporter};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 const EXIT_CODES: &str = "Exit codes:
   0    success (plan: no changes, with --detailed-exitcode)
@@ -137,5 +138,62 @@ pub async fn run(cli: Cli) -> ExitCode {
         } => apply_cmd::run(&paths, no_verify, verify, &common).await,
         Command::Verify { paths, common } => verify_cmd::run(&paths, &common).await,
         Command::Emulator(args) => simple::emulator(args).await,
+    }
+}
+
+/// The renderer for a command's options.
+fn reporter(common: &CommonArgs) -> Arc<Reporter> {
+    Arc::new(Reporter::new(common.output, want_color()))
+}
+
+/// How the engine connects, from the command line.
+fn connect_options(common: &CommonArgs) -> Connect {
+    Connect {
+        cloud: common.cloud.clone(),
+        auth: common.auth,
+        pacing: !common.no_pacing,
+        emulator: common.emulator.then(|| Embedded {
+            world: common.world.clone(),
+            reset: common.reset_emulator,
+            state_file: None,
+        }),
+    }
+}
+
+/// Opens the engine on `paths` with events drawn by a renderer for `common.output`; on failure
+/// the error is already shown.
+async fn open_engine(
+    paths: &[PathBuf],
+    common: &CommonArgs,
+) -> Result<(Engine, Arc<Reporter>), ExitCode> {
+    let reporter = reporter(common);
+    let sink = reporter.clone();
+    match Engine::open(
+        paths,
+        connect_options(common),
+        common.parallelism,
+        Arc::new(move |e| sink.emit(e)),
+    )
+    .await
+    {
+        Ok(engine) => Ok((engine, reporter)),
+        Err(e) => Err(fail(&reporter, e)),
+    }
+}
+
+/// Shows a run-stopping error (a diagnostic for people, an `error` event for JSON) and returns
+/// exit code 1.
+fn fail(reporter: &Reporter, err: impl miette::Diagnostic + Send + Sync + 'static) -> ExitCode {
+    reporter.emit(RunEvent::error(&miette::Report::new(err)).into());
+    ExitCode::Error
+}
+
+/// The exit code of a run's status (documented in `--help` and the README).
+fn exit_code(status: Status) -> ExitCode {
+    match status {
+        Status::Ok => ExitCode::Ok,
+        Status::VerifyFailed => ExitCode::VerifyFailed,
+        Status::Failed => ExitCode::Error,
+        Status::Interrupted => ExitCode::Interrupted,
     }
 }

@@ -1,21 +1,30 @@
 //! Commands that need no Azure: `validate`, `schema`, and `emulator` (foreground emulator).
 
+use super::render::{render_problem, OutputFormat};
 use super::ExitCode;
+use crate::engine::{Problem, EVENT_SCHEMA_VERSION};
 use crate::manifest::{self, ProcessEnv};
-use crate::output::OutputFormat;
 use std::path::PathBuf;
 
-/// `keyless validate`.
+/// `keyless validate`. With `--output json`, one `validated` object whose `problems` and
+/// `warnings` are `{code, message, file, line, column, help}` each, for editors and pipelines.
 pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
     match manifest::load(paths, &ProcessEnv) {
         Ok(l) => {
-            for w in &l.warnings {
-                eprintln!("{:?}", miette::Report::new(w.clone()));
+            let warnings: Vec<Problem> = l
+                .warnings
+                .iter()
+                .flat_map(|w| Problem::from_diagnostic(w))
+                .collect();
+            if output == OutputFormat::Human {
+                for w in &warnings {
+                    eprintln!("{}", render_problem(w, miette::Severity::Warning));
+                }
             }
             match output {
                 OutputFormat::Json => println!(
                     "{}",
-                    serde_json::json!({"event": "validated", "valid": true, "manifests": l.manifests.iter().map(|m| serde_json::json!({"path": m.path, "name": m.manifest.name})).collect::<Vec<_>>(), "warnings": l.warnings.len()})
+                    serde_json::json!({"event": "validated", "schemaVersion": EVENT_SCHEMA_VERSION, "valid": true, "manifests": l.manifests.iter().map(|m| serde_json::json!({"path": m.path, "name": m.manifest.name})).collect::<Vec<_>>(), "warnings": warnings, "problems": []})
                 ),
                 OutputFormat::Human => {
                     for m in &l.manifests {
@@ -29,7 +38,7 @@ pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
             match output {
                 OutputFormat::Json => println!(
                     "{}",
-                    serde_json::json!({"event": "validated", "valid": false, "error": format!("{:?}", miette::Report::new(e))})
+                    serde_json::json!({"event": "validated", "schemaVersion": EVENT_SCHEMA_VERSION, "valid": false, "message": e.to_string(), "problems": Problem::from_diagnostic(&e), "warnings": []})
                 ),
                 OutputFormat::Human => eprintln!("{:?}", miette::Report::new(e)),
             }

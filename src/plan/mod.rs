@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// A field that changes, for humans and for review in pipelines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldChange {
     /// Field path, e.g. `properties.disableLocalAuth`.
@@ -28,7 +28,7 @@ pub struct FieldChange {
 }
 
 /// What one action does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
@@ -131,7 +131,7 @@ impl ActionKind {
 }
 
 /// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     /// Index in the plan.
@@ -150,7 +150,7 @@ pub struct Action {
 }
 
 /// A reason the manifest cannot be applied as written (shown before anything is changed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanError {
     /// Stable code (`immutable-subdomain`, `soft-deleted`, …).
@@ -166,7 +166,7 @@ pub struct PlanError {
 }
 
 /// The plan: data you can save, inspect and apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// Plan format version.

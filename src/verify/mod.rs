@@ -2,18 +2,19 @@
 //! principal keyless can act for — itself, and each VM through Run Command. Finishes the moment
 //! access works; fails with a precise reason when it never does.
 
+pub mod event;
 pub mod probe;
 pub mod vm_script;
 
+pub use event::VerifyEvent;
+
+use crate::apply::Emit;
 use crate::azure::error::AzureError;
 use crate::azure::session::Session;
 use crate::model::*;
-use crate::output::Reporter;
 use probe::Verdict;
-use serde::Serialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vm_script::{ProbeTarget, VmProbeResult};
 
@@ -31,7 +32,7 @@ pub struct VerifySettings {
 }
 
 /// Outcome for one (principal, account).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(
     tag = "result",
     rename_all = "camelCase",
@@ -60,7 +61,7 @@ pub enum ProbeOutcome {
 }
 
 /// One line of the final table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProbeRow {
     /// Principal as the manifest names it.
@@ -75,7 +76,7 @@ pub struct ProbeRow {
 }
 
 /// The verification report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     /// Rows, one per (principal, account).
     pub rows: Vec<ProbeRow>,
@@ -109,7 +110,7 @@ pub async fn verify(
     settings: &VerifySettings,
     vm_principals: &BTreeMap<String, String>,
     fresh_deployments: &BTreeSet<String>,
-    reporter: Arc<Reporter>,
+    emit: Emit<VerifyEvent>,
 ) -> Result<VerifyReport, AzureError> {
     let start = Instant::now();
     let mut plans: Vec<AccountProbe> = Vec::new();
@@ -194,38 +195,55 @@ pub async fn verify(
         ));
         for (principal, roles) in &p.principals {
             let row_base = (principal.display(), p.account.name.clone(), roles.clone());
-            let reporter = reporter.clone();
+            let emit = emit.clone();
             let target = p.target.clone();
             let principal = principal.clone();
             let lists = p.lists.clone();
             let settings = settings.clone();
             let vm_principals = vm_principals.clone();
             tasks.push(async move {
-                let key = format!("probe {} {}", row_base.0, row_base.1);
+                let started = |via: &str| {
+                    emit(VerifyEvent::ProbeStarted {
+                        principal: row_base.0.clone(),
+                        account: row_base.1.clone(),
+                        via: via.into(),
+                    })
+                };
                 let outcome = match &principal {
                     PrincipalTarget::Known { is_self: true, .. } => {
-                        reporter.start(&key, &format!("{} → {}: propagating", row_base.0, row_base.1));
-                        probe_self(session, &target, &settings, start, fresh, &reporter, &key, &row_base).await
+                        started("direct");
+                        probe_self(session, &target, &settings, start, fresh, &emit, &row_base)
+                            .await
                     }
-                    PrincipalTarget::VmIdentity { vm } if !vm_principals.contains_key(&vm.key()) => ProbeOutcome::Failed {
-                        code: "NoManagedIdentity".into(),
-                        message: format!("VM {} has no system-assigned identity; run `keyless apply`", vm.name),
-                    },
+                    PrincipalTarget::VmIdentity { vm }
+                        if !vm_principals.contains_key(&vm.key()) =>
+                    {
+                        ProbeOutcome::Failed {
+                            code: "NoManagedIdentity".into(),
+                            message: format!(
+                                "VM {} has no system-assigned identity; run `keyless apply`",
+                                vm.name
+                            ),
+                        }
+                    }
                     PrincipalTarget::VmIdentity { vm } => {
-                        reporter.start(&key, &format!("{} → {}: propagating (Run Command)", row_base.0, row_base.1));
-                        probe_vm(session, vm, &target, &settings, start, &reporter, &row_base).await
+                        started("runCommand");
+                        probe_vm(session, vm, &target, &settings, start, &emit, &row_base).await
                     }
                     PrincipalTarget::Known { id, .. } => evidence(&lists, id),
                 };
-                let line = match &outcome {
-                    ProbeOutcome::Verified { time_to_access_secs } => format!("✓ {} → {}: verified after {:.1}s", row_base.0, row_base.1, time_to_access_secs),
-                    ProbeOutcome::Failed { code, message } => format!("✗ {} → {}: {code}: {message}", row_base.0, row_base.1),
-                    ProbeOutcome::AssignedNotProbed { .. } => format!("• {} → {}: assigned, not probed", row_base.0, row_base.1),
-                    ProbeOutcome::NotAssigned => format!("✗ {} → {}: no assignment found", row_base.0, row_base.1),
-                };
-                reporter.finish(&key, &line);
-                reporter.event("probe", json!({"principal": row_base.0, "account": row_base.1, "state": state_name(&outcome), "outcome": outcome}));
-                ProbeRow { principal: row_base.0, account: row_base.1, roles: row_base.2, outcome }
+                emit(VerifyEvent::Probe {
+                    principal: row_base.0.clone(),
+                    account: row_base.1.clone(),
+                    state: state_name(&outcome).into(),
+                    outcome: outcome.clone(),
+                });
+                ProbeRow {
+                    principal: row_base.0,
+                    account: row_base.1,
+                    roles: row_base.2,
+                    outcome,
+                }
             });
         }
     }
@@ -264,8 +282,7 @@ async fn probe_self(
     settings: &VerifySettings,
     start: Instant,
     deployment_fresh: bool,
-    reporter: &Reporter,
-    key: &str,
+    emit: &Emit<VerifyEvent>,
     row: &(String, String, Vec<String>),
 ) -> ProbeOutcome {
     let deadline = start + settings.timeout;
@@ -276,17 +293,13 @@ async fn probe_self(
         let verdict = probe::call_once(session, target).await;
         let state = format!("{verdict:?}");
         if state != last_state {
-            reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": verdict.state_name(), "detail": verdict.detail(), "elapsedMs": start.elapsed().as_millis()}));
-            reporter.update(
-                key,
-                &format!(
-                    "{} → {}: {} ({})",
-                    row.0,
-                    row.1,
-                    verdict.state_name(),
-                    verdict.detail()
-                ),
-            );
+            emit(VerifyEvent::ProbeState {
+                principal: row.0.clone(),
+                account: row.1.clone(),
+                state: verdict.state_name().into(),
+                detail: verdict.detail(),
+                elapsed_ms: start.elapsed().as_millis(),
+            });
             last_state = state;
         }
         let wait = match verdict {
@@ -340,7 +353,7 @@ async fn probe_vm(
     target: &ProbeTarget,
     settings: &VerifySettings,
     start: Instant,
-    reporter: &Reporter,
+    emit: &Emit<VerifyEvent>,
     row: &(String, String, Vec<String>),
 ) -> ProbeOutcome {
     let remaining = settings.timeout.saturating_sub(start.elapsed());
@@ -367,7 +380,13 @@ async fn probe_vm(
     } else {
         ("RunShellScript", vm_script::linux_script(target, remaining))
     };
-    reporter.event("probeState", json!({"principal": row.0, "account": row.1, "state": "propagating", "detail": "Run Command started", "elapsedMs": start.elapsed().as_millis()}));
+    emit(VerifyEvent::ProbeState {
+        principal: row.0.clone(),
+        account: row.1.clone(),
+        state: "propagating".into(),
+        detail: "Run Command started".into(),
+        elapsed_ms: start.elapsed().as_millis(),
+    });
     let out = match session
         .arm
         .run_command(

@@ -1,5 +1,7 @@
-//! The saved plan file (`plan --out FILE`, `apply FILE`): the plan and the resolved desired
-//! state it was made from, so apply needs neither the manifest nor Graph again.
+//! The saved plan file (`plan --out FILE`, `apply FILE`): each manifest's plan — apply's whole
+//! contract — plus what the stale check needs to re-observe Azure (the resolved desired state,
+//! which verification after apply also probes), so apply needs neither the manifest nor Graph
+//! again. Schema in `docs/plan.schema.json`.
 
 use crate::model::Desired;
 use crate::plan::{Plan, PLAN_FORMAT_VERSION};
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// One manifest's part of a saved plan.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedManifestPlan {
     /// The manifest file.
@@ -24,7 +26,7 @@ pub struct SavedManifestPlan {
 }
 
 /// Serializable verification settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedVerify {
     /// `chat` or `completions`.
@@ -60,7 +62,7 @@ impl From<&SavedVerify> for VerifySettings {
 }
 
 /// The file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedPlan {
     /// Must equal `PLAN_FORMAT_VERSION`.
@@ -79,7 +81,7 @@ impl SavedPlan {
         SavedPlan {
             format_version: PLAN_FORMAT_VERSION,
             keyless_version: env!("CARGO_PKG_VERSION").into(),
-            created_at: crate::output::now_rfc3339(),
+            created_at: now_rfc3339(),
             manifests,
         }
     }
@@ -100,4 +102,11 @@ impl SavedPlan {
             }
         }))
     }
+}
+
+/// RFC 3339 timestamp of now.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }

@@ -1,21 +1,23 @@
-//! Connecting a command to Azure or to the emulator: load manifests (with the emulator's
-//! environment when `--emulator`), start the embedded emulator, sign in once per subscription.
+//! Connecting to Azure or to the emulator: load manifests (with the emulator's environment when
+//! it is embedded), start the embedded emulator, sign in once per subscription.
 
-use super::CommonArgs;
+use super::error::EngineError;
+use super::event::RunEvent;
+use super::problem::Problem;
+use super::{Connect, EmitEvent};
 use crate::azure::pacer::Pacer;
 use crate::azure::session::{CredentialSource, Session, SessionError};
 use crate::cloud::CloudProfile;
 use crate::manifest::{self, EnvLookup, LoadedManifests};
-use crate::output::Reporter;
 use keyless_emulator::{Emulator, EmulatorConfig, RunningEmulator};
-use miette::Report;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Where the embedded emulator keeps its state between runs.
+/// Where the embedded emulator keeps its state between runs, by default.
 pub const EMULATOR_STATE: &str = ".keyless/emulator-state.json";
 
-/// What a command works against.
+/// What a run works against: the manifests, the embedded emulator when there is one, and one
+/// signed-in session per subscription.
 pub struct Target {
     /// The manifests.
     pub loaded: LoadedManifests,
@@ -81,75 +83,56 @@ fn world_path(paths: &[PathBuf], flag: Option<&Path>) -> Option<PathBuf> {
     None
 }
 
-/// Error while connecting, already rendered for the user.
-pub struct Failed;
-
-/// Prints a diagnostic (human) or an error event (json).
-pub fn report_error(reporter: &Reporter, err: Report) {
-    match reporter.format() {
-        crate::output::OutputFormat::Json => {
-            reporter.event("error", serde_json::json!({"message": crate::azure::error::redact(&format!("{err}")), "detail": crate::azure::error::redact(&format!("{err:?}"))}))
-        }
-        crate::output::OutputFormat::Human => eprintln!("{}", crate::azure::error::redact(&format!("{err:?}"))),
-    }
-}
-
-/// Loads the manifests and, with `--emulator`, starts the embedded emulator first.
+/// Loads the manifests and, with an embedded emulator, starts it first (its environment names
+/// the emulator's tenant, subscription and principals, which manifests interpolate).
 pub async fn prepare(
     paths: &[PathBuf],
-    common: &CommonArgs,
-    reporter: &Reporter,
-) -> Result<Target, Failed> {
+    opts: &Connect,
+    emit: &EmitEvent,
+) -> Result<Target, EngineError> {
     let mut env = Vec::new();
     let mut emulator = None;
     let mut world = None;
-    if common.emulator {
-        let Some(wpath) = world_path(paths, common.world.as_deref()) else {
-            report_error(reporter, miette::miette!(
-                code = "keyless::emulator::no_world",
-                help = "add `emulator: {{ world: path/to/world.yaml }}` to the manifest, or pass --world FILE",
-                "--emulator needs a world file"
-            ));
-            return Err(Failed);
-        };
-        let w = match keyless_emulator::world::World::load(&wpath) {
-            Ok(w) => w,
-            Err(e) => {
-                report_error(reporter, miette::miette!("{e}"));
-                return Err(Failed);
-            }
-        };
-        if common.reset_emulator {
-            let _ = std::fs::remove_file(EMULATOR_STATE);
+    if let Some(embedded) = &opts.emulator {
+        let wpath = world_path(paths, embedded.world.as_deref()).ok_or(EngineError::NoWorld)?;
+        let w = keyless_emulator::world::World::load(&wpath)
+            .map_err(|e| EngineError::World(e.to_string()))?;
+        let state = embedded
+            .state_file
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(EMULATOR_STATE));
+        if embedded.reset {
+            let _ = std::fs::remove_file(&state);
         }
-        let _ = std::fs::create_dir_all(".keyless");
+        if let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
         let mut cfg = EmulatorConfig::new(w);
-        cfg.state_file = Some(PathBuf::from(EMULATOR_STATE));
-        let running = match start_embedded(cfg, reporter).await {
-            Ok(r) => r,
-            Err(e) => {
-                report_error(reporter, miette::miette!(help = format!("delete {EMULATOR_STATE} (or pass --reset-emulator) if the saved state is from another world"), "cannot start the embedded emulator: {e}"));
-                return Err(Failed);
-            }
-        };
+        cfg.state_file = Some(state.clone());
+        let running =
+            start_embedded(cfg, &state, emit)
+                .await
+                .map_err(|e| EngineError::EmulatorStart {
+                    reason: e.to_string(),
+                    state: state.display().to_string(),
+                })?;
         env = running.client_env();
-        reporter.note(&format!(
-            "embedded emulator at {} (world {}, state {EMULATOR_STATE})",
-            running.base_url(),
-            wpath.display()
-        ));
+        emit(
+            RunEvent::EmulatorStarted {
+                url: running.base_url().to_string(),
+                world: wpath.display().to_string(),
+                state: state.display().to_string(),
+            }
+            .into(),
+        );
         emulator = Some(running);
         world = Some(wpath);
     }
-    let loaded = match manifest::load(paths, &OverlayEnv(env.clone())) {
-        Ok(l) => l,
-        Err(e) => {
-            report_error(reporter, Report::new(e));
-            return Err(Failed);
-        }
-    };
+    let loaded = manifest::load(paths, &OverlayEnv(env.clone()))?;
     for w in &loaded.warnings {
-        reporter.note(&format!("{:?}", Report::new(w.clone())));
+        for problem in Problem::from_diagnostic(w) {
+            emit(RunEvent::Warning { problem }.into());
+        }
     }
     Ok(Target {
         loaded,
@@ -165,13 +148,13 @@ impl Target {
     pub async fn session(
         &mut self,
         subscription: &str,
-        common: &CommonArgs,
-        reporter: &Reporter,
-    ) -> Result<Session, Failed> {
+        opts: &Connect,
+        emit: &EmitEvent,
+    ) -> Result<Session, EngineError> {
         if let Some(s) = self.sessions.get(subscription) {
             return Ok(s.clone());
         }
-        let pacer = if common.no_pacing {
+        let pacer = if !opts.pacing {
             Pacer::unlimited()
         } else {
             Pacer::azure_default()
@@ -198,12 +181,12 @@ impl Target {
             )
             .await
         } else {
-            match custom_or_named_cloud(&common.cloud) {
+            match custom_or_named_cloud(&opts.cloud) {
                 Ok((cloud, ca)) => {
                     Session::connect(
                         cloud,
                         subscription,
-                        CredentialSource::Method(common.auth),
+                        CredentialSource::Method(opts.auth),
                         ca.as_deref(),
                         pacer,
                     )
@@ -212,21 +195,18 @@ impl Target {
                 Err(e) => Err(e),
             }
         };
-        match result {
-            Ok(s) => {
-                reporter.note(&format!(
-                    "signed in as {} ({}) via {}",
-                    s.caller.display, s.caller.object_id, s.credential.method
-                ));
-                reporter.event("signedIn", serde_json::json!({"caller": s.caller, "method": s.credential.method, "cloud": s.cloud.name, "subscription": subscription}));
-                self.sessions.insert(subscription.to_string(), s.clone());
-                Ok(s)
+        let s = result?;
+        emit(
+            RunEvent::SignedIn {
+                caller: s.caller.clone(),
+                method: s.credential.method.to_string(),
+                cloud: s.cloud.name.clone(),
+                subscription: subscription.to_string(),
             }
-            Err(e) => {
-                report_error(reporter, Report::new(e));
-                Err(Failed)
-            }
-        }
+            .into(),
+        );
+        self.sessions.insert(subscription.to_string(), s.clone());
+        Ok(s)
     }
 
     /// Every session opened so far.
@@ -264,7 +244,8 @@ const EMULATOR_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(6
 /// failing — two emulators on one state file would lose one run's writes.
 async fn start_embedded(
     cfg: EmulatorConfig,
-    reporter: &Reporter,
+    state: &Path,
+    emit: &EmitEvent,
 ) -> Result<keyless_emulator::RunningEmulator, keyless_emulator::StartError> {
     use keyless_emulator::persist::PersistError;
     use keyless_emulator::StartError;
@@ -276,9 +257,12 @@ async fn start_embedded(
                 if started.elapsed() < EMULATOR_LOCK_WAIT =>
             {
                 if !told {
-                    reporter.note(&format!(
-                        "another keyless run is using the embedded emulator's state ({EMULATOR_STATE}); waiting for it to finish…"
-                    ));
+                    emit(
+                        RunEvent::EmulatorBusy {
+                            state: state.display().to_string(),
+                        }
+                        .into(),
+                    );
                     told = true;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;

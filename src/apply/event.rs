@@ -64,7 +64,7 @@ pub enum ApplyEvent {
         /// Done or adopted.
         outcome: Finished,
         /// How long it took.
-        elapsed_ms: u128,
+        elapsed_ms: u64,
         /// `+`, `~`, …
         #[serde(skip)]
         symbol: String,

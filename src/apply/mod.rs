@@ -35,12 +35,12 @@ pub enum ActionStatus {
     /// Done as planned.
     Done {
         /// Milliseconds it took.
-        elapsed_ms: u128,
+        elapsed_ms: u64,
     },
     /// An equivalent hand-made object existed and was adopted.
     Adopted {
         /// Milliseconds it took.
-        elapsed_ms: u128,
+        elapsed_ms: u64,
     },
     /// Azure refused.
     Failed {
@@ -59,11 +59,24 @@ pub enum ActionStatus {
 #[serde(rename_all = "camelCase")]
 pub struct ApplyReport {
     /// Per action id.
+    #[serde(deserialize_with = "action_id_keys")]
     pub results: BTreeMap<usize, ActionStatus>,
     /// Principal ids of VM identities enabled during this run.
     pub vm_principals: BTreeMap<String, String>,
     /// Whether Ctrl-C interrupted the run.
     pub interrupted: bool,
+}
+
+/// Reads `results` back from JSON, whose object keys are strings: serde's buffering of the
+/// tagged event enums cannot turn `"0"` into a `usize` by itself.
+fn action_id_keys<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<usize, ActionStatus>, D::Error> {
+    use serde::de::Error;
+    BTreeMap::<String, ActionStatus>::deserialize(d)?
+        .into_iter()
+        .map(|(k, v)| Ok((k.parse().map_err(D::Error::custom)?, v)))
+        .collect()
 }
 
 impl ApplyReport {
@@ -206,7 +219,7 @@ pub async fn apply(
                             &release_slot,
                         )
                         .await;
-                        let elapsed_ms = t0.elapsed().as_millis();
+                        let elapsed_ms = t0.elapsed().as_millis() as u64;
                         let status = match r {
                             Ok(Outcome::Done) => ActionStatus::Done { elapsed_ms },
                             Ok(Outcome::Adopted) => ActionStatus::Adopted { elapsed_ms },

@@ -45,8 +45,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
     },
-    /// Print the manifest JSON Schema (also at docs/manifest.schema.json).
-    Schema,
+    /// Print a JSON Schema: the manifest's (docs/manifest.schema.json), the saved plan file's
+    /// (docs/plan.schema.json) or the --output json event stream's (docs/events.schema.json).
+    Schema {
+        /// Which document.
+        #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
+        kind: SchemaKind,
+    },
     /// Show what apply would change, without changing anything.
     #[command(after_help = EXIT_CODES)]
     Plan {
@@ -90,6 +95,17 @@ pub enum Command {
     Emulator(keyless_emulator::cli::EmulatorArgs),
 }
 
+/// The documents `keyless schema` describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// The manifest.
+    Manifest,
+    /// The saved plan file (`plan --out`).
+    Plan,
+    /// One line of `--output json`.
+    Events,
+}
+
 /// Options shared by the commands that talk to Azure.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
@@ -123,7 +139,7 @@ pub struct CommonArgs {
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { paths, output } => simple::validate(&paths, output),
-        Command::Schema => simple::schema(),
+        Command::Schema { kind } => simple::schema(kind),
         Command::Plan {
             paths,
             out,

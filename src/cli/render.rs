@@ -339,6 +339,19 @@ impl Reporter {
     }
 }
 
+/// The JSON line of an event, without its `time`: None for progress-only events. Public so
+/// golden tests pin the wire format of every event.
+pub fn json_line(event: &Event) -> Option<serde_json::Map<String, Value>> {
+    if event.is_progress_only() {
+        return None;
+    }
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(event) else {
+        return None;
+    };
+    fields.insert("schemaVersion".into(), Value::from(EVENT_SCHEMA_VERSION));
+    Some(fields)
+}
+
 /// A problem as a person reads it: a miette diagnostic with the manifest's text around its
 /// place when it has one.
 pub fn render_problem(p: &Problem, severity: miette::Severity) -> String {

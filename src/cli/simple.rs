@@ -48,8 +48,14 @@ pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
 }
 
 /// `keyless schema`.
-pub fn schema() -> ExitCode {
-    println!("{}", manifest::json_schema_pretty());
+pub fn schema(kind: super::SchemaKind) -> ExitCode {
+    use crate::engine::schema;
+    let text = match kind {
+        super::SchemaKind::Manifest => manifest::json_schema_pretty(),
+        super::SchemaKind::Plan => schema::pretty(&schema::plan_file_schema()),
+        super::SchemaKind::Events => schema::pretty(&schema::event_schema()),
+    };
+    print!("{text}");
     ExitCode::Ok
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// Anything a run reports.
-#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Event {
     /// Connecting, planning, per-manifest results, errors.
@@ -33,6 +33,29 @@ impl Event {
             Event::Run(e) => e.is_progress_only(),
             Event::Apply(e) => e.is_progress_only(),
             Event::Verify(e) => e.is_progress_only(),
+        }
+    }
+}
+
+/// Reads a JSON line back by its `event` tag (serde's untagged buffering cannot read the
+/// integer-keyed maps some events carry, so each family is tried on the JSON value itself).
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        let run = match serde_json::from_value::<RunEvent>(v.clone()) {
+            Ok(e) => return Ok(Event::Run(e)),
+            Err(e) => e,
+        };
+        let apply = match serde_json::from_value::<ApplyEvent>(v.clone()) {
+            Ok(e) => return Ok(Event::Apply(e)),
+            Err(e) => e,
+        };
+        match serde_json::from_value::<VerifyEvent>(v) {
+            Ok(e) => Ok(Event::Verify(e)),
+            Err(verify) => Err(D::Error::custom(format!(
+                "not a keyless event (as a run event: {run}; as an apply event: {apply}; as a verify event: {verify})"
+            ))),
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod outcome;
 pub mod problem;
 mod run;
 pub mod saved;
+pub mod schema;
 
 pub use cancel::Cancel;
 pub use error::EngineError;

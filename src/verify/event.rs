@@ -32,7 +32,7 @@ pub enum VerifyEvent {
         /// What the service answered.
         detail: String,
         /// Since verification started.
-        elapsed_ms: u128,
+        elapsed_ms: u64,
     },
     /// A probe ended.
     Probe {

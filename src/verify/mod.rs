@@ -298,7 +298,7 @@ async fn probe_self(
                 account: row.1.clone(),
                 state: verdict.state_name().into(),
                 detail: verdict.detail(),
-                elapsed_ms: start.elapsed().as_millis(),
+                elapsed_ms: start.elapsed().as_millis() as u64,
             });
             last_state = state;
         }
@@ -385,7 +385,7 @@ async fn probe_vm(
         account: row.1.clone(),
         state: "propagating".into(),
         detail: "Run Command started".into(),
-        elapsed_ms: start.elapsed().as_millis(),
+        elapsed_ms: start.elapsed().as_millis() as u64,
     });
     let out = match session
         .arm

@@ -126,14 +126,9 @@ impl Graph {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|r| {
-                        r["headers"]["Retry-After"]
-                            .as_str()
-                            .or(r["headers"]["retry-after"].as_str())
-                            .and_then(|s| s.trim().parse::<f64>().ok())
-                    })
-                    .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
-                let ra = ra.or(sub.map(std::time::Duration::from_secs_f64));
+                    .filter_map(|r| super::retry::retry_after_json(&r["headers"]))
+                    .max();
+                let ra = ra.or(sub);
                 (Ok(v), ra)
             }
             Err((e, ra)) => (Err(e), ra),
@@ -176,7 +171,7 @@ impl Graph {
             )
         })?;
         let status = rsp.status().as_u16();
-        let retry_after = crate::verify::probe::retry_after(rsp.headers());
+        let retry_after = super::retry::retry_after_http(rsp.headers());
         let v: Value = rsp.json().await.unwrap_or(Value::Null);
         if status >= 400 {
             return Err((

@@ -396,6 +396,33 @@ pub fn caller_from_token(token: &str) -> Option<CallerIdentity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_deduplicated_and_batched_by_kind() {
+        let mut qs: Vec<PrincipalQuery> = (0..16)
+            .map(|n| PrincipalQuery::UserUpn(format!("u{n}@x")))
+            .collect();
+        qs.push(PrincipalQuery::UserUpn("u0@x".into()));
+        qs.push(PrincipalQuery::GroupName("o'brien".into()));
+        qs.push(PrincipalQuery::ObjectId("id-1".into()));
+        let mut out = Resolutions::new();
+        let (ids, by_kind) = group_queries(&qs, &mut out);
+        assert_eq!(out.len(), 18);
+        assert!(out.values().all(|r| *r == Err(Unresolved::NotFound)));
+        assert_eq!(ids, vec!["id-1".to_string()]);
+        let subs = name_subrequests(&by_kind);
+        // Groups sort before users; 16 UPNs need two `in` filters of at most 15.
+        assert_eq!(subs.len(), 3);
+        assert_eq!(
+            subs[0].1,
+            "/groups?$filter=displayName in ('o''brien')&$select=id,displayName"
+        );
+        assert_eq!(subs[1].0.len(), IN_LIMIT);
+        assert_eq!(subs[2].0.len(), 1);
+        assert!(subs[1]
+            .1
+            .starts_with("/users?$filter=userPrincipalName in ('u0@x','u1@x',"));
+    }
     use base64::Engine;
 
     #[test]

@@ -394,4 +394,41 @@ mod tests {
         assert_eq!(r.unwrap_err().code, "AuthorizationFailed");
         assert_eq!(calls.get(), 1);
     }
+
+    /// The shape apply uses: `run` over a borrowing method call, progress from `on_retry`.
+    #[tokio::test(start_paused = true)]
+    async fn retry_on_code_wraps_a_borrowing_client_call() {
+        struct Client {
+            failures: std::cell::Cell<u32>,
+        }
+        impl Client {
+            async fn create(&self, scope: &str, name: &str) -> Result<String, AzureError> {
+                if self.failures.get() > 0 {
+                    self.failures.set(self.failures.get() - 1);
+                    return Err(AzureError::new("create", 400, "PrincipalNotFound", ""));
+                }
+                Ok(format!("{scope}/{name}"))
+            }
+        }
+        let client = Client {
+            failures: std::cell::Cell::new(2),
+        };
+        let (scope, name) = ("/subscriptions/s".to_string(), "n".to_string());
+        let mut progress = Vec::new();
+        let policy = RetryOnCode::PRINCIPAL_NOT_FOUND;
+        let r = policy
+            .run(
+                || client.create(&scope, &name),
+                |n, max| progress.push(format!("principal not replicated yet, retry {n}/{max}")),
+            )
+            .await;
+        assert_eq!(r.unwrap(), "/subscriptions/s/n");
+        assert_eq!(
+            progress,
+            [
+                "principal not replicated yet, retry 1/6",
+                "principal not replicated yet, retry 2/6"
+            ]
+        );
+    }
 }

@@ -134,117 +134,154 @@ pub fn build(
     options.set_authority_host(authority.to_string());
     match method {
         AuthMethod::ServicePrincipal if env.var("AZURE_CLIENT_CERTIFICATE_PATH").is_some() => {
-            let v = need(
-                env,
-                "service-principal (certificate)",
-                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH"],
-                "export the tenant id, the client (app) id and the path of the certificate: base64 of a PKCS#12 (.pfx) file with its private key; AZURE_CLIENT_CERTIFICATE_PASSWORD if it has a password",
-            )?;
-            // Built from parts rather than with azure_identity's `create`, which insists on
-            // AZURE_CLIENT_CERTIFICATE_PASSWORD being set even for a password-less PKCS#12.
-            let invalid = |message: String| CredentialError::Invalid {
-                method: "service-principal (certificate)",
-                message,
-            };
-            let contents = std::fs::read_to_string(&v[2]).map_err(|e| {
-                invalid(format!(
-                    "cannot read AZURE_CLIENT_CERTIFICATE_PATH {}: {e}",
-                    v[2]
-                ))
-            })?;
-            let password = env
-                .var("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-                .unwrap_or_default();
-            let c = azure_identity::ClientCertificateCredential::new(
-                v[0].clone(),
-                v[1].clone(),
-                contents.trim().to_string(),
-                password,
-                options,
-            )
-            .map_err(|e| invalid(e.to_string()))?;
-            Ok(SignedCredential {
-                credential: Arc::new(c),
-                method: "service-principal-certificate",
-            })
+            client_certificate(env, options)
         }
-        AuthMethod::ServicePrincipal => {
-            let v = need(
-                env,
-                "service-principal",
-                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
-                "export the service principal's tenant id, client (app) id and secret",
-            )?;
-            Ok(SignedCredential {
-                credential: Arc::new(ClientSecretCredential::new(
-                    http,
-                    authority,
-                    v[0].clone(),
-                    v[1].clone(),
-                    v[2].clone(),
-                )),
-                method: "service-principal",
-            })
-        }
-        AuthMethod::WorkloadIdentity => {
-            let v = need(
-                env,
-                "workload-identity",
-                &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE"],
-                "in GitHub Actions use azure/login with OIDC or set the variables from the federated credential; on AKS enable workload identity on the pod",
-            )?;
-            let token = std::fs::read_to_string(&v[2]).map_err(|e| CredentialError::Invalid {
-                method: "workload-identity",
-                message: format!("cannot read AZURE_FEDERATED_TOKEN_FILE {}: {e}", v[2]),
-            })?;
-            Ok(SignedCredential {
-                credential: Arc::new(WorkloadIdentityCredential::new(
-                    http,
-                    authority,
-                    v[0].clone(),
-                    v[1].clone(),
-                    token.trim().to_string(),
-                )),
-                method: "workload-identity",
-            })
-        }
-        AuthMethod::ManagedIdentity => {
-            if env.var("IDENTITY_ENDPOINT").is_some() {
-                let c = AppServiceManagedIdentityCredential::create(options).map_err(|e| {
-                    CredentialError::Invalid {
-                        method: "managed-identity",
-                        message: e.to_string(),
-                    }
-                })?;
-                Ok(SignedCredential {
-                    credential: Arc::new(c),
-                    method: "managed-identity",
-                })
-            } else {
-                Ok(SignedCredential {
-                    credential: Arc::new(VirtualMachineManagedIdentityCredential::new(options)),
-                    method: "managed-identity",
-                })
-            }
-        }
+        AuthMethod::ServicePrincipal => client_secret(env, http, authority),
+        AuthMethod::WorkloadIdentity => workload_identity(env, http, authority),
+        AuthMethod::ManagedIdentity => managed_identity(env, options),
         AuthMethod::AzureCli => Ok(SignedCredential {
             credential: Arc::new(AzureCliCredential::new()),
             method: "azure-cli",
         }),
-        AuthMethod::Auto => {
-            let has = |n: &str| env.var(n).is_some();
-            if has("AZURE_FEDERATED_TOKEN_FILE") {
-                build(AuthMethod::WorkloadIdentity, cloud, http, env)
-            } else if has("AZURE_CLIENT_SECRET") || has("AZURE_CLIENT_CERTIFICATE_PATH") {
-                build(AuthMethod::ServicePrincipal, cloud, http, env)
-            } else if has("IDENTITY_ENDPOINT") {
-                build(AuthMethod::ManagedIdentity, cloud, http, env)
-            } else if which("az") {
-                build(AuthMethod::AzureCli, cloud, http, env)
-            } else {
-                Err(CredentialError::NoneFound)
+        AuthMethod::Auto => auto(cloud, http, env),
+    }
+}
+
+/// A service principal with a certificate (AZURE_CLIENT_CERTIFICATE_PATH).
+fn client_certificate(
+    env: &dyn Env,
+    options: TokenCredentialOptions,
+) -> Result<SignedCredential, CredentialError> {
+    let v = need(
+        env,
+        "service-principal (certificate)",
+        &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_CERTIFICATE_PATH"],
+        "export the tenant id, the client (app) id and the path of the certificate: base64 of a PKCS#12 (.pfx) file with its private key; AZURE_CLIENT_CERTIFICATE_PASSWORD if it has a password",
+    )?;
+    // Built from parts rather than with azure_identity's `create`, which insists on
+    // AZURE_CLIENT_CERTIFICATE_PASSWORD being set even for a password-less PKCS#12.
+    let invalid = |message: String| CredentialError::Invalid {
+        method: "service-principal (certificate)",
+        message,
+    };
+    let contents = std::fs::read_to_string(&v[2]).map_err(|e| {
+        invalid(format!(
+            "cannot read AZURE_CLIENT_CERTIFICATE_PATH {}: {e}",
+            v[2]
+        ))
+    })?;
+    let password = env
+        .var("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        .unwrap_or_default();
+    let c = azure_identity::ClientCertificateCredential::new(
+        v[0].clone(),
+        v[1].clone(),
+        contents.trim().to_string(),
+        password,
+        options,
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    Ok(SignedCredential {
+        credential: Arc::new(c),
+        method: "service-principal-certificate",
+    })
+}
+
+/// A service principal with a client secret.
+fn client_secret(
+    env: &dyn Env,
+    http: Arc<dyn HttpClient>,
+    authority: url::Url,
+) -> Result<SignedCredential, CredentialError> {
+    let v = need(
+        env,
+        "service-principal",
+        &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
+        "export the service principal's tenant id, client (app) id and secret",
+    )?;
+    Ok(SignedCredential {
+        credential: Arc::new(ClientSecretCredential::new(
+            http,
+            authority,
+            v[0].clone(),
+            v[1].clone(),
+            v[2].clone(),
+        )),
+        method: "service-principal",
+    })
+}
+
+/// Workload identity federation: a federated token file (GitHub Actions OIDC, AKS).
+fn workload_identity(
+    env: &dyn Env,
+    http: Arc<dyn HttpClient>,
+    authority: url::Url,
+) -> Result<SignedCredential, CredentialError> {
+    let v = need(
+        env,
+        "workload-identity",
+        &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE"],
+        "in GitHub Actions use azure/login with OIDC or set the variables from the federated credential; on AKS enable workload identity on the pod",
+    )?;
+    let token = std::fs::read_to_string(&v[2]).map_err(|e| CredentialError::Invalid {
+        method: "workload-identity",
+        message: format!("cannot read AZURE_FEDERATED_TOKEN_FILE {}: {e}", v[2]),
+    })?;
+    Ok(SignedCredential {
+        credential: Arc::new(WorkloadIdentityCredential::new(
+            http,
+            authority,
+            v[0].clone(),
+            v[1].clone(),
+            token.trim().to_string(),
+        )),
+        method: "workload-identity",
+    })
+}
+
+/// The machine's managed identity: App Service / Container Apps style when IDENTITY_ENDPOINT
+/// is set, IMDS otherwise.
+fn managed_identity(
+    env: &dyn Env,
+    options: TokenCredentialOptions,
+) -> Result<SignedCredential, CredentialError> {
+    if env.var("IDENTITY_ENDPOINT").is_some() {
+        let c = AppServiceManagedIdentityCredential::create(options).map_err(|e| {
+            CredentialError::Invalid {
+                method: "managed-identity",
+                message: e.to_string(),
             }
-        }
+        })?;
+        Ok(SignedCredential {
+            credential: Arc::new(c),
+            method: "managed-identity",
+        })
+    } else {
+        Ok(SignedCredential {
+            credential: Arc::new(VirtualMachineManagedIdentityCredential::new(options)),
+            method: "managed-identity",
+        })
+    }
+}
+
+/// `--auth auto`: the first method whose variables (or `az`) are present, in the documented
+/// order.
+fn auto(
+    cloud: &CloudProfile,
+    http: Arc<dyn HttpClient>,
+    env: &dyn Env,
+) -> Result<SignedCredential, CredentialError> {
+    let has = |n: &str| env.var(n).is_some();
+    if has("AZURE_FEDERATED_TOKEN_FILE") {
+        build(AuthMethod::WorkloadIdentity, cloud, http, env)
+    } else if has("AZURE_CLIENT_SECRET") || has("AZURE_CLIENT_CERTIFICATE_PATH") {
+        build(AuthMethod::ServicePrincipal, cloud, http, env)
+    } else if has("IDENTITY_ENDPOINT") {
+        build(AuthMethod::ManagedIdentity, cloud, http, env)
+    } else if which("az") {
+        build(AuthMethod::AzureCli, cloud, http, env)
+    } else {
+        Err(CredentialError::NoneFound)
     }
 }
 

@@ -126,14 +126,9 @@ impl Graph {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(|r| {
-                        r["headers"]["Retry-After"]
-                            .as_str()
-                            .or(r["headers"]["retry-after"].as_str())
-                            .and_then(|s| s.trim().parse::<f64>().ok())
-                    })
-                    .fold(None::<f64>, |m, x| Some(m.map_or(x, |m| m.max(x))));
-                let ra = ra.or(sub.map(std::time::Duration::from_secs_f64));
+                    .filter_map(|r| super::retry::retry_after_json(&r["headers"]))
+                    .max();
+                let ra = ra.or(sub);
                 (Ok(v), ra)
             }
             Err((e, ra)) => (Err(e), ra),
@@ -176,7 +171,7 @@ impl Graph {
             )
         })?;
         let status = rsp.status().as_u16();
-        let retry_after = crate::verify::probe::retry_after(rsp.headers());
+        let retry_after = super::retry::retry_after_http(rsp.headers());
         let v: Value = rsp.json().await.unwrap_or(Value::Null);
         if status >= 400 {
             return Err((
@@ -193,137 +188,164 @@ impl Graph {
     }
 
     /// Resolves every query; the map holds an entry per distinct query.
-    pub async fn resolve(
-        &self,
-        queries: &[PrincipalQuery],
-    ) -> Result<BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>>, AzureError> {
-        let mut out: BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>> = BTreeMap::new();
-        let mut ids: Vec<String> = Vec::new();
-        let mut subrequests: Vec<(Vec<PrincipalQuery>, String, PrincipalType, &'static str)> =
-            Vec::new();
-        // Name lookups, grouped by kind: (collection, filtered property, principal type).
-        let mut by_kind: BTreeMap<
-            (&'static str, &'static str, PrincipalType),
-            Vec<PrincipalQuery>,
-        > = BTreeMap::new();
-        for q in queries {
-            if out.contains_key(q) {
-                continue;
-            }
-            out.insert(q.clone(), Err(Unresolved::NotFound));
-            let kind = match q {
-                PrincipalQuery::ObjectId(id) => {
-                    ids.push(id.clone());
-                    continue;
-                }
-                PrincipalQuery::UserUpn(_) => ("users", "userPrincipalName", PrincipalType::User),
-                PrincipalQuery::GroupName(_) => ("groups", "displayName", PrincipalType::Group),
-                PrincipalQuery::AppId(_) => (
-                    "servicePrincipals",
-                    "appId",
-                    PrincipalType::ServicePrincipal,
-                ),
-            };
-            by_kind.entry(kind).or_default().push(q.clone());
-        }
-        let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        for ((collection, field, ty), qs) in &by_kind {
-            for chunk in qs.chunks(IN_LIMIT) {
-                let list: Vec<String> = chunk.iter().map(|q| quoted(q.value())).collect();
-                subrequests.push((
-                    chunk.to_vec(),
-                    format!(
-                        "/{collection}?$filter={field} in ({})&$select=id,{field}",
-                        list.join(",")
-                    ),
-                    *ty,
-                    field,
-                ));
-            }
-        }
-
+    pub async fn resolve(&self, queries: &[PrincipalQuery]) -> Result<Resolutions, AzureError> {
+        let mut out = Resolutions::new();
+        let (ids, by_kind) = group_queries(queries, &mut out);
+        let subrequests = name_subrequests(&by_kind);
         for batch in subrequests.chunks(BATCH_LIMIT) {
-            let requests: Vec<Value> = batch
-                .iter()
-                .enumerate()
-                .map(
-                    |(i, (_, url, _, _))| json!({"id": i.to_string(), "method": "GET", "url": url}),
-                )
-                .collect();
-            let v = self
-                .post("v1.0/$batch", &json!({"requests": requests}))
-                .await?;
-            for r in v["responses"].as_array().into_iter().flatten() {
-                let Some(i) = r["id"].as_str().and_then(|s| s.parse::<usize>().ok()) else {
-                    continue;
-                };
-                let Some((qs, _, ty, field)) = batch.get(i) else {
-                    continue;
-                };
-                let status = r["status"].as_u64().unwrap_or(0);
-                if status >= 400 {
-                    return Err(AzureError::new(
-                        "Microsoft Graph lookup",
-                        status as u16,
-                        r["body"]["error"]["code"].as_str().unwrap_or("GraphError"),
-                        r["body"]["error"]["message"].as_str().unwrap_or(""),
-                    ));
-                }
-                let found: Vec<&Value> = r["body"]["value"]
-                    .as_array()
-                    .map(|a| a.iter().collect())
-                    .unwrap_or_default();
-                for q in qs {
-                    let wanted = q.value();
-                    let matches: Vec<&&Value> = found
-                        .iter()
-                        .filter(|o| {
-                            o[*field]
-                                .as_str()
-                                .is_some_and(|x| x.eq_ignore_ascii_case(wanted))
-                        })
-                        .collect();
-                    let res = match matches.len() {
-                        0 => Err(Unresolved::NotFound),
-                        1 => Ok(Resolved {
-                            id: matches[0]["id"].as_str().unwrap_or_default().to_string(),
-                            principal_type: *ty,
-                        }),
-                        n => Err(Unresolved::Ambiguous(n)),
-                    };
-                    out.insert(q.clone(), res);
-                }
-            }
+            self.resolve_names(batch, &mut out).await?;
         }
-
         for chunk in ids.chunks(GET_BY_IDS_LIMIT) {
-            let v = self
-                .post(
-                    "v1.0/directoryObjects/getByIds",
-                    &json!({"ids": chunk, "types": ["user", "group", "servicePrincipal"]}),
-                )
-                .await?;
-            for o in v["value"].as_array().into_iter().flatten() {
-                let id = o["id"].as_str().unwrap_or_default().to_string();
-                let ty = match o["@odata.type"].as_str().unwrap_or_default() {
-                    "#microsoft.graph.user" => PrincipalType::User,
-                    "#microsoft.graph.group" => PrincipalType::Group,
-                    "#microsoft.graph.servicePrincipal" => PrincipalType::ServicePrincipal,
-                    _ => continue,
-                };
-                if let Some(q) = chunk.iter().find(|x| x.eq_ignore_ascii_case(&id)) {
-                    out.insert(
-                        PrincipalQuery::ObjectId(q.clone()),
-                        Ok(Resolved {
-                            id,
-                            principal_type: ty,
-                        }),
-                    );
-                }
-            }
+            self.resolve_ids(chunk, &mut out).await?;
         }
         Ok(out)
     }
+
+    /// One `$batch` of name lookups (up to [`BATCH_LIMIT`] filtered GETs).
+    async fn resolve_names(
+        &self,
+        batch: &[Subrequest],
+        out: &mut Resolutions,
+    ) -> Result<(), AzureError> {
+        let requests: Vec<Value> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, (_, url, _, _))| json!({"id": i.to_string(), "method": "GET", "url": url}))
+            .collect();
+        let v = self
+            .post("v1.0/$batch", &json!({"requests": requests}))
+            .await?;
+        for r in v["responses"].as_array().into_iter().flatten() {
+            let Some(i) = r["id"].as_str().and_then(|s| s.parse::<usize>().ok()) else {
+                continue;
+            };
+            let Some((qs, _, ty, field)) = batch.get(i) else {
+                continue;
+            };
+            let status = r["status"].as_u64().unwrap_or(0);
+            if status >= 400 {
+                return Err(AzureError::new(
+                    "Microsoft Graph lookup",
+                    status as u16,
+                    r["body"]["error"]["code"].as_str().unwrap_or("GraphError"),
+                    r["body"]["error"]["message"].as_str().unwrap_or(""),
+                ));
+            }
+            let found: Vec<&Value> = r["body"]["value"]
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            for q in qs {
+                let wanted = q.value();
+                let matches: Vec<&&Value> = found
+                    .iter()
+                    .filter(|o| {
+                        o[*field]
+                            .as_str()
+                            .is_some_and(|x| x.eq_ignore_ascii_case(wanted))
+                    })
+                    .collect();
+                let res = match matches.len() {
+                    0 => Err(Unresolved::NotFound),
+                    1 => Ok(Resolved {
+                        id: matches[0]["id"].as_str().unwrap_or_default().to_string(),
+                        principal_type: *ty,
+                    }),
+                    n => Err(Unresolved::Ambiguous(n)),
+                };
+                out.insert(q.clone(), res);
+            }
+        }
+        Ok(())
+    }
+
+    /// One `getByIds` request for up to [`GET_BY_IDS_LIMIT`] object ids.
+    async fn resolve_ids(&self, chunk: &[String], out: &mut Resolutions) -> Result<(), AzureError> {
+        let v = self
+            .post(
+                "v1.0/directoryObjects/getByIds",
+                &json!({"ids": chunk, "types": ["user", "group", "servicePrincipal"]}),
+            )
+            .await?;
+        for o in v["value"].as_array().into_iter().flatten() {
+            let id = o["id"].as_str().unwrap_or_default().to_string();
+            let ty = match o["@odata.type"].as_str().unwrap_or_default() {
+                "#microsoft.graph.user" => PrincipalType::User,
+                "#microsoft.graph.group" => PrincipalType::Group,
+                "#microsoft.graph.servicePrincipal" => PrincipalType::ServicePrincipal,
+                _ => continue,
+            };
+            if let Some(q) = chunk.iter().find(|x| x.eq_ignore_ascii_case(&id)) {
+                out.insert(
+                    PrincipalQuery::ObjectId(q.clone()),
+                    Ok(Resolved {
+                        id,
+                        principal_type: ty,
+                    }),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`Graph::resolve`] answers: per distinct query, the object or why there is none.
+pub type Resolutions = BTreeMap<PrincipalQuery, Result<Resolved, Unresolved>>;
+
+/// One filtered GET inside a `$batch`: the queries it answers, its URL, the principal type it
+/// finds and the property it filters on.
+type Subrequest = (Vec<PrincipalQuery>, String, PrincipalType, &'static str);
+
+/// Name lookups grouped by (collection, filtered property, principal type).
+type ByKind = BTreeMap<(&'static str, &'static str, PrincipalType), Vec<PrincipalQuery>>;
+
+/// Enters every distinct query in `out` as not found yet, and splits them into object ids and
+/// name lookups by kind.
+fn group_queries(queries: &[PrincipalQuery], out: &mut Resolutions) -> (Vec<String>, ByKind) {
+    let mut ids: Vec<String> = Vec::new();
+    let mut by_kind = ByKind::new();
+    for q in queries {
+        if out.contains_key(q) {
+            continue;
+        }
+        out.insert(q.clone(), Err(Unresolved::NotFound));
+        let kind = match q {
+            PrincipalQuery::ObjectId(id) => {
+                ids.push(id.clone());
+                continue;
+            }
+            PrincipalQuery::UserUpn(_) => ("users", "userPrincipalName", PrincipalType::User),
+            PrincipalQuery::GroupName(_) => ("groups", "displayName", PrincipalType::Group),
+            PrincipalQuery::AppId(_) => (
+                "servicePrincipals",
+                "appId",
+                PrincipalType::ServicePrincipal,
+            ),
+        };
+        by_kind.entry(kind).or_default().push(q.clone());
+    }
+    (ids, by_kind)
+}
+
+/// The filtered GETs for the name lookups, up to [`IN_LIMIT`] values per `in` filter.
+fn name_subrequests(by_kind: &ByKind) -> Vec<Subrequest> {
+    let mut subrequests: Vec<Subrequest> = Vec::new();
+    let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    for ((collection, field, ty), qs) in by_kind {
+        for chunk in qs.chunks(IN_LIMIT) {
+            let list: Vec<String> = chunk.iter().map(|q| quoted(q.value())).collect();
+            subrequests.push((
+                chunk.to_vec(),
+                format!(
+                    "/{collection}?$filter={field} in ({})&$select=id,{field}",
+                    list.join(",")
+                ),
+                *ty,
+                field,
+            ));
+        }
+    }
+    subrequests
 }
 
 /// Claims of the caller's own token that keyless needs (decoded locally, never verified or
@@ -376,6 +398,33 @@ pub fn caller_from_token(token: &str) -> Option<CallerIdentity> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queries_are_deduplicated_and_batched_by_kind() {
+        let mut qs: Vec<PrincipalQuery> = (0..16)
+            .map(|n| PrincipalQuery::UserUpn(format!("u{n}@x")))
+            .collect();
+        qs.push(PrincipalQuery::UserUpn("u0@x".into()));
+        qs.push(PrincipalQuery::GroupName("o'brien".into()));
+        qs.push(PrincipalQuery::ObjectId("id-1".into()));
+        let mut out = Resolutions::new();
+        let (ids, by_kind) = group_queries(&qs, &mut out);
+        assert_eq!(out.len(), 18);
+        assert!(out.values().all(|r| *r == Err(Unresolved::NotFound)));
+        assert_eq!(ids, vec!["id-1".to_string()]);
+        let subs = name_subrequests(&by_kind);
+        // Groups sort before users; 16 UPNs need two `in` filters of at most 15.
+        assert_eq!(subs.len(), 3);
+        assert_eq!(
+            subs[0].1,
+            "/groups?$filter=displayName in ('o''brien')&$select=id,displayName"
+        );
+        assert_eq!(subs[1].0.len(), IN_LIMIT);
+        assert_eq!(subs[2].0.len(), 1);
+        assert!(subs[1]
+            .1
+            .starts_with("/users?$filter=userPrincipalName in ('u0@x','u1@x',"));
+    }
     use base64::Engine;
 
     #[test]

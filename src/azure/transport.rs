@@ -95,13 +95,6 @@ pub struct Transport {
     authority_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-/// The server's requested wait (see [`super::retry::retry_after`]).
-fn retry_after(headers: &azure_core::headers::Headers) -> Option<std::time::Duration> {
-    super::retry::retry_after(|n| {
-        headers.get_optional_str(&azure_core::headers::HeaderName::from(n.to_string()))
-    })
-}
-
 /// One line from Entra's error body: status, `error`, the first line of `error_description`
 /// (the AADSTS code and text) and the trace and correlation ids support asks for. Never the
 /// request, and token-shaped text is redacted.
@@ -156,7 +149,7 @@ impl Transport {
             let result = self.inner.execute_request(request).await;
             let wait = match &result {
                 Ok(r) if matches!(u16::from(r.status()), 429 | 500 | 502 | 503 | 504) => {
-                    Some(retry_after(r.headers()).unwrap_or_default())
+                    Some(super::retry::retry_after_core(r.headers()).unwrap_or_default())
                 }
                 Ok(_) => None,
                 Err(e) if matches!(e.kind(), azure_core::error::ErrorKind::Io) => {
@@ -183,7 +176,8 @@ impl Transport {
     /// Why: azure_identity 0.21 reports every refused token request as "request token error:
     /// Server returned error response", dropping Entra's `error` and AADSTS text — exactly
     /// what tells a wrong secret from an unknown app or an outage. The transport saw the
-    /// answer; [`super::credential::Explained`] attaches it to the credential's error.
+    /// answer; the credential wrapper (`credential::Explained`, which uses the transport, not
+    /// the other way round) attaches it to the credential's error.
     pub fn take_authority_error(&self) -> Option<String> {
         self.authority_error.lock().ok()?.take()
     }
@@ -358,7 +352,7 @@ impl HttpClient for Transport {
                 .observe(
                     b,
                     u16::from(response.status()),
-                    retry_after(headers),
+                    super::retry::retry_after_core(headers),
                     remaining,
                 )
                 .await;

@@ -4,7 +4,6 @@
 
 use super::vm_script::ProbeTarget;
 use crate::azure::session::Session;
-use rand::Rng;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -164,18 +163,13 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
     }
 }
 
-/// `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after` (seconds).
-pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    crate::azure::retry::retry_after(|n| h.get(n).and_then(|v| v.to_str().ok()))
-}
+/// `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after` (seconds): the one reader in
+/// [`crate::azure::retry`], for reqwest answers.
+pub use crate::azure::retry::retry_after_http as retry_after;
 
-/// Jittered backoff capped at 2 s, so verification ends within seconds of access starting.
-pub fn next_delay(delay: &mut Duration) -> Duration {
-    let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    let d = delay.mul_f64(jitter);
-    *delay = (*delay * 3 / 2).min(Duration::from_secs(2));
-    d
-}
+/// The probe's backoff (jittered, growing to 2 s); lives with every other backoff in
+/// [`crate::azure::retry`].
+pub use crate::azure::retry::next_delay;
 
 /// One probe call as keyless itself.
 pub async fn call_once(session: &Session, target: &ProbeTarget) -> Verdict {
@@ -289,14 +283,5 @@ mod tests {
             classify(400, &e, b"{}"),
             Verdict::Other { status: 400, .. }
         ));
-    }
-
-    #[test]
-    fn backoff_is_capped_at_two_seconds() {
-        let mut d = Duration::from_millis(500);
-        for _ in 0..20 {
-            assert!(next_delay(&mut d) <= Duration::from_millis(2400));
-        }
-        assert_eq!(d, Duration::from_secs(2));
     }
 }

@@ -14,6 +14,7 @@ pub use event::{ApplyEvent, Emit, Finished};
 
 use crate::azure::arm::{AssignmentOutcome, Progress};
 use crate::azure::error::AzureError;
+use crate::azure::retry::RetryOnCode;
 use crate::azure::session::Session;
 use crate::model::*;
 use crate::plan::{Action, ActionKind, Plan};
@@ -401,38 +402,39 @@ async fn run_action(
             };
             // A principal created moments ago may not have replicated yet; principalType avoids
             // the lookup, but retry a few times on PrincipalNotFound anyway.
-            let mut attempt = 0;
-            loop {
-                match arm
-                    .create_assignment(
-                        &spec.scope,
-                        &name,
-                        &spec.role_definition_id,
-                        &principal_id,
-                        principal_type,
-                        &description,
-                    )
-                    .await
-                {
-                    Ok(AssignmentOutcome::Created) => return Ok(Outcome::Done),
-                    Ok(AssignmentOutcome::AdoptedExisting) => return Ok(Outcome::Adopted),
-                    Err(e) if e.code == "PrincipalNotFound" && attempt < 6 => {
-                        attempt += 1;
+            let policy = RetryOnCode::PRINCIPAL_NOT_FOUND;
+            let created = policy
+                .run(
+                    || {
+                        arm.create_assignment(
+                            &spec.scope,
+                            &name,
+                            &spec.role_definition_id,
+                            &principal_id,
+                            principal_type,
+                            &description,
+                        )
+                    },
+                    |n, max| {
                         progress(Progress::State(&format!(
-                            "principal not replicated yet, retry {attempt}/6"
-                        )));
-                        tokio::time::sleep(Duration::from_secs(2u64.pow(attempt.min(4)))).await;
+                            "principal not replicated yet, retry {n}/{max}"
+                        )))
+                    },
+                )
+                .await;
+            match created {
+                Ok(AssignmentOutcome::Created) => Ok(Outcome::Done),
+                Ok(AssignmentOutcome::AdoptedExisting) => Ok(Outcome::Adopted),
+                Err(mut e) => {
+                    if e.code == policy.code {
+                        e.help = Some(format!(
+                            "principal {} ({}) was still not found after {} retries; check the object id, or re-run later if it was created minutes ago",
+                            principal_id,
+                            spec.principal.display(),
+                            policy.max_retries
+                        ));
                     }
-                    Err(mut e) => {
-                        if e.code == "PrincipalNotFound" {
-                            e.help = Some(format!(
-                                "principal {} ({}) was still not found after 6 retries; check the object id, or re-run later if it was created minutes ago",
-                                principal_id,
-                                spec.principal.display()
-                            ));
-                        }
-                        return Err(e);
-                    }
+                    Err(e)
                 }
             }
         }

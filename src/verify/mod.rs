@@ -10,6 +10,7 @@ pub use event::VerifyEvent;
 
 use crate::apply::Emit;
 use crate::azure::error::AzureError;
+use crate::azure::retry::next_delay;
 use crate::azure::session::Session;
 use crate::model::*;
 use probe::Verdict;
@@ -313,15 +314,15 @@ async fn probe_self(
                     let _ = session.credential.credential.clear_cache().await;
                     last_refresh = Instant::now();
                 }
-                probe::next_delay(&mut delay)
+                next_delay(&mut delay)
             }
             Verdict::DeploymentNotFound
                 if deployment_fresh && start.elapsed() < Duration::from_secs(300) =>
             {
-                probe::next_delay(&mut delay)
+                next_delay(&mut delay)
             }
             Verdict::Throttled { retry_after } => retry_after,
-            Verdict::Transient { .. } => probe::next_delay(&mut delay),
+            Verdict::Transient { .. } => next_delay(&mut delay),
             Verdict::TokenExpired => {
                 let _ = session.credential.credential.clear_cache().await;
                 Duration::from_millis(0)

@@ -150,7 +150,8 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
         },
         404 if code == "DeploymentNotFound" => Verdict::DeploymentNotFound,
         429 => Verdict::Throttled {
-            retry_after: retry_after(headers).unwrap_or(Duration::from_secs(1)),
+            retry_after: crate::azure::retry::retry_after_http(headers)
+                .unwrap_or(Duration::from_secs(1)),
         },
         500..=599 => Verdict::Transient {
             detail: format!("HTTP {status} {code}"),
@@ -162,14 +163,6 @@ pub fn classify(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) 
         },
     }
 }
-
-/// `retry-after-ms`, `x-ms-retry-after-ms` or `retry-after` (seconds): the one reader in
-/// [`crate::azure::retry`], for reqwest answers.
-pub use crate::azure::retry::retry_after_http as retry_after;
-
-/// The probe's backoff (jittered, growing to 2 s); lives with every other backoff in
-/// [`crate::azure::retry`].
-pub use crate::azure::retry::next_delay;
 
 /// One probe call as keyless itself.
 pub async fn call_once(session: &Session, target: &ProbeTarget) -> Verdict {

@@ -176,3 +176,34 @@ pub(super) fn prune(b: &mut Builder, manifest: &str, observed: &Observed, wanted
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+    /// An assignment waits for the account when the plan changes it, else for the group its
+    /// scope lies in, and only within the manifest's subscription.
+    #[test]
+    fn scope_dependency_prefers_the_account_then_the_group() {
+        let account = format!("/subscriptions/{SUB}/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/oai");
+        let rgs = ActionsByKey::from([("rg".to_string(), 0)]);
+        let accounts = ActionsByKey::from([(account.clone(), 1)]);
+        let vms = ActionsByKey::new();
+        let up = Upstream {
+            resource_groups: &rgs,
+            accounts: &accounts,
+            vms: &vms,
+        };
+        assert_eq!(scope_dependency(&account, SUB, &up), Some(1));
+        let other_account = account.replace("/oai", "/other");
+        assert_eq!(scope_dependency(&other_account, SUB, &up), Some(0));
+        let rg_scope = format!("/subscriptions/{SUB}/resourcegroups/rg");
+        assert_eq!(scope_dependency(&rg_scope, SUB, &up), Some(0));
+        let elsewhere = "/subscriptions/other/resourcegroups/rg";
+        assert_eq!(scope_dependency(elsewhere, SUB, &up), None);
+        let unchanged_rg = format!("/subscriptions/{SUB}/resourcegroups/rg2");
+        assert_eq!(scope_dependency(&unchanged_rg, SUB, &up), None);
+    }
+}

@@ -1,7 +1,7 @@
 //! Human rendering of a plan, in the spirit of `terraform plan`: one line per action with a
 //! symbol, the reason, then the field-level diff. Colour only when wanted (TTY and no NO_COLOR).
 
-use super::{ActionKind, Plan};
+use super::types::{ActionKind, Plan};
 use console::Style;
 use std::fmt::Write;
 

@@ -2,7 +2,9 @@
 //! (simulated as Azure would) and planning again yields no actions.
 
 use super::*;
+use crate::model::*;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const SUB: &str = "00000000-0000-0000-0000-000000000001";
 const OPENAI_USER: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/5e0bd9bd-7b93-4f28-af87-19fc36ad61bd";

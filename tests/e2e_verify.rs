@@ -11,37 +11,23 @@ use std::time::Duration;
 const RG: &str = "rg-e2e";
 const ACCOUNT: &str = "oai-e2e";
 
-/// RG + account + `chat` deployment, VM identities for `vms`, `OpenAI User` on the account for
-/// `principals`, and the given `verify:` block.
-fn manifest(vms: &[&str], principals: &[&str], verify: &str) -> String {
-    let mut m = manifest_header("e2e");
-    m.push_str(&format!(
-        r#"resourceGroups:
-  - name: {RG}
-accounts:
-  - name: {ACCOUNT}
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-verify
-    deployments:
-      - name: chat
-        model: {{ name: gpt-4o-mini, version: "2024-07-18" }}
-        sku: {{ name: GlobalStandard, capacity: 10 }}
-"#
-    ));
-    if !vms.is_empty() {
-        m.push_str("managedIdentities:\n");
-        for vm in vms {
-            m.push_str(&format!("  - {{ vm: {vm}, resourceGroup: {RG_CI} }}\n"));
-        }
-    }
-    m.push_str(&format!(
-        "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals:\n"
-    ));
-    for p in principals {
-        m.push_str(&format!("      - {p}\n"));
-    }
-    m.push_str(&format!("verify: {verify}\n"));
-    m
+/// RG + account + `chat` deployment, VM identities for `vms` and `OpenAI User` on the account
+/// for `principals`; the caller sets `verify`.
+fn manifest(vms: &[&str], principals: &[Principal]) -> ManifestBuilder {
+    ManifestBuilder::new("e2e")
+        .resource_group(RG)
+        .with_account(
+            Account::new(ACCOUNT, RG, "keyless-e2e-verify").deployment(Deployment::chat()),
+        )
+        .ci_vm_identities(vms)
+        .grant(principals)
+}
+
+/// [`manifest`] verifying with the `chat` deployment within `timeout`.
+fn verify_chat(vms: &[&str], principals: &[Principal], timeout: &str) -> ManifestBuilder {
+    manifest(vms, principals)
+        .verify_deployment("chat")
+        .verify_timeout(timeout)
 }
 
 /// The outputs of every Run Command the emulator executed (their `result` documents).
@@ -86,14 +72,12 @@ async fn apply_verifies_self_and_two_vms_promptly() {
         ..Default::default()
     })
     .await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            &[VM1, VM2],
-            &["self", "vm: build-agent-01", "vm: build-agent-02"],
-            "{ deployment: chat, timeout: 90s }",
-        ),
-    );
+    let m = verify_chat(
+        &[VM1, VM2],
+        &[Principal::Me, Principal::Vm(VM1), Principal::Vm(VM2)],
+        "90s",
+    )
+    .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
 
@@ -162,10 +146,7 @@ async fn apply_verifies_self_and_two_vms_promptly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_deployment_fails_fast() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(&[], &["self"], "{ deployment: chat, timeout: 60s }"),
-    );
+    let m = verify_chat(&[], &[Principal::Me], "60s").write(&env.dir, "m.yaml");
     env.keyless(&["apply", s(&m), "--no-verify"])
         .await
         .expect_code(0);
@@ -209,32 +190,16 @@ async fn missing_deployment_fails_fast() {
 async fn named_verify_deployment_probes_only_accounts_that_have_it() {
     // docs: "Set: every account having a deployment of this name is probed with it."
     let env = Env::with(&WorldOpts::default()).await;
-    let mut m = manifest_header("e2e");
-    m.push_str(&format!(
-        r#"resourceGroups:
-  - name: {RG}
-accounts:
-  - name: oai-a
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-a
-    deployments:
-      - {{ name: chat, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
-  - name: oai-b
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-b
-    deployments:
-      - {{ name: other, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
-roleAssignments:
-  - role: Cognitive Services OpenAI User
-    scope: {{ account: oai-a }}
-    principals: [ self ]
-  - role: Cognitive Services OpenAI User
-    scope: {{ account: oai-b }}
-    principals: [ self ]
-verify: {{ deployment: chat, timeout: 60s }}
-"#
-    ));
-    let m = env.write("m.yaml", &m);
+    let chat = Deployment::chat().capacity(1);
+    let m = ManifestBuilder::new("e2e")
+        .resource_group(RG)
+        .with_account(Account::new("oai-a", RG, "keyless-e2e-a").deployment(chat.clone()))
+        .with_account(Account::new("oai-b", RG, "keyless-e2e-b").deployment(chat.named("other")))
+        .assign(OPENAI_USER_ROLE, Scope::Account("oai-a"), &[Principal::Me])
+        .assign(OPENAI_USER_ROLE, Scope::Account("oai-b"), &[Principal::Me])
+        .verify_deployment("chat")
+        .verify_timeout("60s")
+        .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
     let probes: Vec<(String, String)> = run
@@ -264,7 +229,9 @@ async fn never_effective_assignment_times_out_clearly() {
         ..Default::default()
     })
     .await;
-    let m = env.write("m.yaml", &manifest(&[], &["self"], "{ timeout: 5s }"));
+    let m = manifest(&[], &[Principal::Me])
+        .verify_timeout("5s")
+        .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(3);
     let out = run.all_output();
@@ -289,10 +256,7 @@ async fn never_effective_assignment_times_out_clearly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_storm_during_probing_is_waited_out() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(&[], &["self"], "{ deployment: chat, timeout: 60s }"),
-    );
+    let m = verify_chat(&[], &[Principal::Me], "60s").write(&env.dir, "m.yaml");
     env.keyless(&["apply", s(&m), "--no-verify"])
         .await
         .expect_code(0);
@@ -330,14 +294,7 @@ async fn throttling_storm_during_probing_is_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_probe_output_never_contains_a_token() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            &[VM2],
-            &["vm: build-agent-02"],
-            "{ deployment: chat, timeout: 60s }",
-        ),
-    );
+    let m = verify_chat(&[VM2], &[Principal::Vm(VM2)], "60s").write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
     let probes = probe_states(&run);
@@ -356,12 +313,12 @@ async fn vm_probe_output_never_contains_a_token() {
     assert!(!outs[0].contains("access_token"), "{}", outs[0]);
 }
 
-/// VM2's identity is set up with `verify` as given; then someone starts a `sleep {seconds}`
+/// VM2's identity is set up, verifying with `chat` within `timeout`; then someone starts a `sleep {seconds}`
 /// Run Command on VM2 and `keyless verify` runs while it holds the VM (Azure allows one at a
 /// time, answering 409 Conflict). Returns the emulator and the verify run.
-async fn verify_behind_someones_run_command(verify: &str, seconds: u32) -> (Env, Run) {
+async fn verify_behind_someones_run_command(timeout: &str, seconds: u32) -> (Env, Run) {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest(&[VM2], &["vm: build-agent-02"], verify));
+    let m = verify_chat(&[VM2], &[Principal::Vm(VM2)], timeout).write(&env.dir, "m.yaml");
     env.keyless(&["apply", s(&m), "--no-verify"])
         .await
         .expect_code(0);
@@ -384,8 +341,7 @@ async fn verify_behind_someones_run_command(verify: &str, seconds: u32) -> (Env,
 async fn vm_probe_gives_up_behind_a_run_command_longer_than_its_timeout() {
     // Someone's script holds the VM for 40 s; the probe may wait only its 5 s timeout, then
     // reports the VM unverified with Azure's reason instead of hanging.
-    let (_env, run) =
-        verify_behind_someones_run_command("{ deployment: chat, timeout: 5s }", 40).await;
+    let (_env, run) = verify_behind_someones_run_command("5s", 40).await;
     run.expect_code(3);
     assert!(
         run.all_output()
@@ -405,8 +361,7 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
     // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
     // 10-second script is running on the VM when keyless probes it: keyless must wait its turn
     // and verify, not report the VM's access as failed.
-    let (env, run) =
-        verify_behind_someones_run_command("{ deployment: chat, timeout: 90s }", 10).await;
+    let (env, run) = verify_behind_someones_run_command("90s", 10).await;
     run.expect_code(0);
     let probes = probe_states(&run);
     assert_eq!(

@@ -1,6 +1,9 @@
 //! The embedded emulator (`--emulator`), as a new user meets it: state kept under `.keyless/` in
 //! the working directory, shared by every run there — including runs at the same time.
 
+mod common;
+
+use common::{Account, ManifestBuilder, Principal, Scope, ALICE_UPN, OPENAI_USER_ROLE};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -51,15 +54,20 @@ fn workdir() -> tempfile::TempDir {
     for f in ["quickstart.yaml", "quickstart.world.yaml"] {
         std::fs::copy(root.join(f), dir.path().join(f)).expect("copy manifest");
     }
-    std::fs::write(
-        dir.path().join("second.yaml"),
-        "version: 1\nname: second\nsubscription: ${AZURE_SUBSCRIPTION_ID}\nlocation: eastus\n\
-         emulator: { world: quickstart.world.yaml }\n\
-         resourceGroups: [ { name: rg-second } ]\n\
-         accounts:\n  - { name: oai-second, resourceGroup: rg-second, customSubdomain: keyless-second-contoso }\n\
-         roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: { account: oai-second }\n    principals: [ self, { user: alice@contoso.onmicrosoft.com } ]\n",
-    )
-    .expect("write second manifest");
+    ManifestBuilder::new("second")
+        .emulator_world("quickstart.world.yaml")
+        .resource_group("rg-second")
+        .with_account(Account::new(
+            "oai-second",
+            "rg-second",
+            "keyless-second-contoso",
+        ))
+        .assign(
+            OPENAI_USER_ROLE,
+            Scope::Account("oai-second"),
+            &[Principal::Me, Principal::User(ALICE_UPN)],
+        )
+        .write(dir.path(), "second.yaml");
     dir
 }
 

@@ -40,28 +40,32 @@ const DESIRED: usize = 80;
 
 /// The manifest: two resource groups (one pre-existing with the VMs, one keyless creates), two
 /// accounts, two VM identities, and 80 role assignments; prune on; verification off.
-fn manifest() -> String {
-    let mut m = manifest_header(MANIFEST);
-    m.push_str(&format!(
-        "prune: true\nverify: {{ enabled: false }}\nresourceGroups:\n  - name: {RG_CI}\n  - name: {RG_F1}\n\
-         accounts:\n  - {{ name: acc-f1, resourceGroup: {RG_F1}, customSubdomain: kl-faults-f1 }}\n  - {{ name: acc-f2, resourceGroup: {RG_F1}, customSubdomain: kl-faults-f2 }}\n\
-         managedIdentities:\n  - {{ vm: {VM1}, resourceGroup: {RG_CI} }}\n  - {{ vm: {VM2}, resourceGroup: {RG_CI} }}\n\
-         roleAssignments:\n"
-    ));
-    let scopes = [
-        format!("{{ resourceGroup: {RG_CI} }}"),
-        format!("{{ resourceGroup: {RG_F1} }}"),
-        "{ account: acc-f1 }".to_string(),
-        "{ account: acc-f2 }".to_string(),
+fn manifest() -> ManifestBuilder {
+    let principals = [
+        Principal::User(ALICE_UPN),
+        Principal::User(BOB_UPN),
+        Principal::Group(GROUP_NAME),
+        Principal::Vm(VM1),
+        Principal::Vm(VM2),
     ];
-    for scope in &scopes {
-        for role in ROLES {
-            m.push_str(&format!(
-                "  - role: {role}\n    scope: {scope}\n    principals:\n      - user: {ALICE_UPN}\n      - user: {BOB_UPN}\n      - group: {GROUP_NAME}\n      - vm: {VM1}\n      - vm: {VM2}\n"
-            ));
-        }
-    }
-    m
+    let scopes = [
+        Scope::ResourceGroup(RG_CI),
+        Scope::ResourceGroup(RG_F1),
+        Scope::Account("acc-f1"),
+        Scope::Account("acc-f2"),
+    ];
+    let m = ManifestBuilder::new(MANIFEST)
+        .prune(true)
+        .verify_off()
+        .resource_group(RG_CI)
+        .resource_group(RG_F1)
+        .with_account(Account::new("acc-f1", RG_F1, "kl-faults-f1"))
+        .with_account(Account::new("acc-f2", RG_F1, "kl-faults-f2"))
+        .ci_vm_identities(&[VM1, VM2]);
+    scopes
+        .iter()
+        .flat_map(|scope| ROLES.iter().map(move |role| (role, *scope)))
+        .fold(m, |m, (role, scope)| m.assign(role, scope, &principals))
 }
 
 fn seed() -> u64 {
@@ -80,7 +84,7 @@ async fn setup(extra: &str) -> (Env, PathBuf) {
         ..Default::default()
     })
     .await;
-    let path = env.write("faults.yaml", &manifest());
+    let path = manifest().write(&env.dir, "faults.yaml");
     (env, path)
 }
 

@@ -6,6 +6,10 @@
 //! a client secret of the world or anything that looks like a JWT (`eyJ`).
 #![allow(dead_code)]
 
+mod manifest;
+#[allow(unused_imports)] // not every test binary builds manifests
+pub use manifest::*;
+
 use keyless_emulator::world::World;
 use keyless_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::{json, Value};
@@ -104,13 +108,6 @@ roleAssignments:
         repl = o.replication,
         role = o.caller_role,
         extra = o.extra,
-    )
-}
-
-/// The standard manifest header (`subscription: ${{AZURE_SUBSCRIPTION_ID}}`).
-pub fn manifest_header(name: &str) -> String {
-    format!(
-        "version: 1\nname: {name}\nsubscription: ${{AZURE_SUBSCRIPTION_ID}}\nlocation: eastus\n"
     )
 }
 

@@ -245,13 +245,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
     );
     assert_waiting_reported(&run, "RequestConflict");
     for d in ["chat", "other"] {
-        let (status, v) = env
-            .arm(
-                "GET",
-                &format!("{}/deployments/{d}?api-version=2024-10-01", acc_path()),
-                None,
-            )
-            .await;
+        let (status, v) = env.get_deployment(RG_CI, ACCOUNT, d).await;
         assert_eq!(status, 200, "{d}: {v}");
         assert_eq!(
             v["properties"]["provisioningState"], "Succeeded",
@@ -299,26 +293,17 @@ async fn ctrl_c_while_waiting_for_another_writer_sends_nothing_more() {
     let m = manifest(false).write(&env.dir, "busy.yaml");
     env.set_provisioning(60.0);
     create_by_hand(&env, SUBDOMAIN).await;
-    let mut child = env.spawn(&["apply", s(&m)]);
-    let pid = child.id().expect("pid").to_string();
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(e) = events.next().await {
-            if e["event"] == "actionWaiting" {
-                return;
-            }
-        }
-        panic!("apply ended without waiting for the other writer");
-    })
-    .await
-    .expect("keyless started waiting");
+    let (mut child, mut events) = env.spawn_events(&["apply", s(&m)]);
+    let pid = child.id().expect("pid");
+    events
+        .wait_for(
+            Duration::from_secs(60),
+            "keyless started waiting for the other writer",
+            |e| e["event"] == "actionWaiting",
+        )
+        .await;
     let interrupted_at = env.emu.ctx().now();
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill -INT")
-        .success();
-    assert!(ok, "kill -INT {pid}");
+    sigint(pid);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("keyless stops waiting after Ctrl-C")

@@ -62,6 +62,25 @@ async fn one_owned(env: &Env, principal: &str, ptype: &str, manifest: &str) -> V
     a
 }
 
+/// The names of the assignments defined at `scope`.
+async fn assignment_names(env: &Env, scope: &str) -> Vec<String> {
+    env.assignments_at(scope)
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Applies `m`, which must succeed having planned exactly one action, of type `kind`.
+async fn apply_one_action(env: &Env, m: &std::path::Path, kind: &str) -> Run {
+    let run = env.keyless(&apply_args(m)).await;
+    run.expect_code(0);
+    let actions = run.plan_actions();
+    assert_eq!(actions.len(), 1, "{}", run.dump());
+    assert_eq!(actions[0]["type"], kind, "{}", run.dump());
+    run
+}
+
 fn apply_args(path: &std::path::Path) -> Vec<&str> {
     vec!["apply", s(path)]
 }
@@ -88,13 +107,7 @@ async fn fresh_apply_creates_everything() {
     );
 
     // Resource group, tagged as owned.
-    let (st, rg) = env
-        .arm(
-            "GET",
-            &format!("{}?api-version=2021-04-01", rg_id(RG)),
-            None,
-        )
-        .await;
+    let (st, rg) = env.arm_get(&rg_id(RG), "2021-04-01").await;
     assert_eq!(st, 200, "{rg}");
     assert_eq!(rg["location"], "eastus");
     assert_eq!(rg["tags"]["keyless-manifest"], "e2e", "{rg}");
@@ -107,13 +120,7 @@ async fn fresh_apply_creates_everything() {
     assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
 
     // Deployment.
-    let (st, d) = env
-        .arm(
-            "GET",
-            &format!("{}/deployments/chat?api-version=2024-10-01", acc_scope()),
-            None,
-        )
-        .await;
+    let (st, d) = env.get_deployment(RG, ACCOUNT, "chat").await;
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["properties"]["model"]["name"], "gpt-4o-mini", "{d}");
     assert_eq!(d["properties"]["model"]["version"], "2024-07-18", "{d}");
@@ -280,18 +287,9 @@ async fn prune_deletes_only_owned_assignments() {
     let m = manifest("team", &[], &[ME, ALICE])
         .prune(true)
         .write(&env.dir, "m.yaml");
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let actions = run.plan_actions();
-    assert_eq!(actions.len(), 1, "{}", run.dump());
-    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+    apply_one_action(&env, &m, "deleteRoleAssignment").await;
 
-    let names: Vec<String> = env
-        .assignments_at(&acc_scope())
-        .await
-        .iter()
-        .map(|a| a["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = assignment_names(&env, &acc_scope()).await;
     assert!(
         !names.contains(&bob["name"].as_str().unwrap().to_string()),
         "Bob's assignment was pruned: {names:?}"
@@ -330,23 +328,14 @@ async fn prune_covers_a_scope_whose_last_entry_was_removed() {
     let m = manifest("team", &[], &[ME])
         .prune(true)
         .write(&env.dir, "m.yaml");
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let actions = run.plan_actions();
-    assert_eq!(actions.len(), 1, "{}", run.dump());
-    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+    apply_one_action(&env, &m, "deleteRoleAssignment").await;
     assert!(
         env.assignments_for(&rg_id(RG), OPENAI_USER, ALICE_OID)
             .await
             .is_empty(),
         "the owned assignment at the resource group was pruned"
     );
-    let names: Vec<String> = env
-        .assignments_at(&rg_id(RG))
-        .await
-        .iter()
-        .map(|a| a["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = assignment_names(&env, &rg_id(RG)).await;
     assert_eq!(names, vec![unowned], "the unowned one survives");
     one_owned(&env, CALLER_OID, "ServicePrincipal", "team").await;
     // Converged: nothing left to do.
@@ -401,20 +390,26 @@ async fn soft_deleted_fail_stops_before_any_change() {
     assert_eq!(deleted_accounts(&env.state().await).len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn soft_deleted_restore_brings_the_account_back() {
+/// Applies the manifest (self only) with `onSoftDeleted: what` where Azure holds a soft-deleted
+/// account of its name; it must succeed. Returns the run and its planned account actions.
+async fn apply_over_soft_deleted(what: &str) -> (Env, Run, Vec<String>) {
     let env = Env::start(&soft_deleted_world()).await;
     let m = manifest("e2e", &[], &[ME])
-        .account(|a| a.on_soft_deleted("restore"))
+        .account(|a| a.on_soft_deleted(what))
         .write(&env.dir, "m.yaml");
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
+    let types = run
+        .action_types()
+        .into_iter()
         .filter(|t| t.ends_with("Account"))
         .collect();
+    (env, run, types)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_restore_brings_the_account_back() {
+    let (env, run, types) = apply_over_soft_deleted("restore").await;
     assert_eq!(types, vec!["restoreAccount"], "{}", run.dump());
 
     let acc = env.get_account(RG, ACCOUNT).await.expect("restored");
@@ -429,18 +424,7 @@ async fn soft_deleted_restore_brings_the_account_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_deleted_purge_then_create() {
-    let env = Env::start(&soft_deleted_world()).await;
-    let m = manifest("e2e", &[], &[ME])
-        .account(|a| a.on_soft_deleted("purge"))
-        .write(&env.dir, "m.yaml");
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
-        .filter(|t| t.ends_with("Account"))
-        .collect();
+    let (env, run, types) = apply_over_soft_deleted("purge").await;
     assert_eq!(
         types,
         vec!["purgeAccount", "createAccount"],
@@ -596,10 +580,9 @@ enum Stop {
 /// finished. ARM gets 400 ms of latency from the first assignment on, so the stop always lands
 /// with assignments still to do. Returns the stopped run.
 async fn apply_and_stop(env: &Env, m: &std::path::Path, how: Stop) -> Run {
-    let mut child = env.spawn(&["apply", s(m), "--parallelism", "1"]);
-    let pid = child.id().expect("pid");
     let t0 = std::time::Instant::now();
-    let mut events = EventStream::new(child.stdout.take().unwrap());
+    let (mut child, mut events) = env.spawn_events(&["apply", s(m), "--parallelism", "1"]);
+    let pid = child.id().expect("pid");
     let mut assignment_ids = std::collections::BTreeSet::new();
     let stopped = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = events.next().await {
@@ -614,14 +597,7 @@ async fn apply_and_stop(env: &Env, m: &std::path::Path, how: Stop) -> Run {
                 Some("actionFinished") if assignment_ids.contains(&e["id"].as_u64()) => {
                     match how {
                         Stop::Kill => child.start_kill().expect("SIGKILL"),
-                        Stop::Interrupt => {
-                            let ok = std::process::Command::new("kill")
-                                .args(["-INT", &pid.to_string()])
-                                .status()
-                                .expect("kill -INT")
-                                .success();
-                            assert!(ok, "kill -INT {pid}");
-                        }
+                        Stop::Interrupt => sigint(pid),
                     }
                     return true;
                 }
@@ -798,9 +774,7 @@ async fn account_drift_is_patched_and_foreign_tags_survive() {
     let env = Env::with(&WorldOpts::default()).await;
     let m = manifest("e2e", &[], &[]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
-    let path = format!(
-        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.CognitiveServices/accounts/{ACCOUNT}?api-version=2024-10-01"
-    );
+    let path = format!("{}?api-version=2024-10-01", acc_scope());
     let (st, _) = env
         .arm(
             "PATCH",
@@ -819,12 +793,7 @@ async fn account_drift_is_patched_and_foreign_tags_survive() {
     }
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(types, vec!["updateAccount"], "{}", run.dump());
+    assert_eq!(run.action_types(), vec!["updateAccount"], "{}", run.dump());
     let a = env.get_account(RG, ACCOUNT).await.expect("account");
     assert_eq!(a["properties"]["disableLocalAuth"], true, "{a}");
     assert_eq!(a["tags"]["owner"], "finance", "foreign tag kept: {a}");
@@ -924,36 +893,24 @@ async fn a_second_ctrl_c_exits_at_once_and_a_rerun_converges() {
     let env = Env::with(&WorldOpts::default()).await;
     let m = manifest("e2e", &[], &[ALICE]).write(&env.dir, "m.yaml");
     env.set_provisioning(60.0);
-    let mut child = env.spawn(&apply_args(&m));
-    let pid = child.id().expect("pid").to_string();
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
-    let sigint = || {
-        let ok = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill -INT")
-            .success();
-        assert!(ok, "kill -INT {pid}");
-    };
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(e) = events.next().await {
-            if e["event"] == "actionStarted" && e["type"] == "createAccount" {
-                return;
-            }
-        }
-        panic!("apply ended before creating the account");
-    })
-    .await
-    .expect("the account creation started");
+    let (mut child, mut events) = env.spawn_events(&apply_args(&m));
+    let pid = child.id().expect("pid");
+    events
+        .wait_for(
+            Duration::from_secs(60),
+            "the account creation started",
+            |e| e["event"] == "actionStarted" && e["type"] == "createAccount",
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    sigint();
+    sigint(pid);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         child.try_wait().expect("try_wait").is_none(),
         "after one Ctrl-C keyless waits for the account it is creating"
     );
     let t = std::time::Instant::now();
-    sigint();
+    sigint(pid);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("a second Ctrl-C ends keyless promptly")

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const RG: &str = "rg-e2e";
@@ -30,6 +31,17 @@ fn verify_chat(vms: &[&str], principals: &[Principal], timeout: &str) -> Manifes
         .verify_timeout(timeout)
 }
 
+/// A default world where `manifest` was applied with `--no-verify` (successfully), so that a
+/// test can change something before `keyless verify`; the emulator and the manifest's path.
+async fn applied_without_verifying(manifest: ManifestBuilder) -> (Env, PathBuf) {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest.write(&env.dir, "m.yaml");
+    env.keyless(&["apply", s(&m), "--no-verify"])
+        .await
+        .expect_code(0);
+    (env, m)
+}
+
 /// The outputs of every Run Command the emulator executed (their `result` documents).
 fn run_command_outputs(state: &Value) -> Vec<String> {
     state["arm"]["operations"]
@@ -42,16 +54,29 @@ fn run_command_outputs(state: &Value) -> Vec<String> {
         .collect()
 }
 
-fn probe_states(run: &Run) -> Vec<(String, String)> {
+/// (`key`, state) of every `probe` event: `key` is `principal` or `account`.
+fn probes_by(run: &Run, key: &str) -> Vec<(String, String)> {
     run.events("probe")
         .iter()
         .map(|p| {
             (
-                p["principal"].as_str().unwrap_or("").to_string(),
+                p[key].as_str().unwrap_or("").to_string(),
                 p["state"].as_str().unwrap_or("").to_string(),
             )
         })
         .collect()
+}
+
+/// (principal, state) of every `probe` event.
+fn probe_states(run: &Run) -> Vec<(String, String)> {
+    probes_by(run, "principal")
+}
+
+/// Exactly one principal was probed, and it ended `state`.
+fn assert_one_probe(run: &Run, state: &str) {
+    let probes = probe_states(run);
+    assert_eq!(probes.len(), 1, "{}", run.dump());
+    assert_eq!(probes[0].1, state, "{}", run.dump());
 }
 
 // ----------------------------------------------------------------------------------- 11
@@ -145,22 +170,18 @@ async fn apply_verifies_self_and_two_vms_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_deployment_fails_fast() {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = verify_chat(&[], &[Principal::Me], "60s").write(&env.dir, "m.yaml");
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+    let (env, m) = applied_without_verifying(verify_chat(&[], &[Principal::Me], "60s")).await;
 
     // Delete the deployment by hand and wait until ARM no longer has it.
     let dep = format!(
-        "{}/deployments/chat?api-version=2024-10-01",
-        account_id(RG, ACCOUNT)
+        "{}?api-version=2024-10-01",
+        deployment_id(RG, ACCOUNT, "chat")
     );
     let (st, v) = env.arm("DELETE", &dep, None).await;
     assert!(matches!(st, 200 | 202 | 204), "delete deployment: {st} {v}");
     let gone = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            if env.arm("GET", &dep, None).await.0 == 404 {
+            if env.get_deployment(RG, ACCOUNT, "chat").await.0 == 404 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -176,14 +197,11 @@ async fn missing_deployment_fails_fast() {
         "{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(20),
-        "a missing deployment must fail fast, not wait out the 60 s timeout ({:?})",
-        run.elapsed
+    run.expect_faster_than(
+        Duration::from_secs(20),
+        "a missing deployment must fail fast, not wait out the 60 s timeout",
     );
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "failed", "{}", run.dump());
+    assert_one_probe(&run, "failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,18 +220,8 @@ async fn named_verify_deployment_probes_only_accounts_that_have_it() {
         .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
-    let probes: Vec<(String, String)> = run
-        .events("probe")
-        .iter()
-        .map(|p| {
-            (
-                p["account"].as_str().unwrap_or("").to_string(),
-                p["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        probes,
+        probes_by(&run, "account"),
         vec![("oai-a".to_string(), "verified".to_string())],
         "only oai-a has `chat`\n{}",
         run.dump()
@@ -241,25 +249,15 @@ async fn never_effective_assignment_times_out_clearly() {
         "a clear timeout message\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(40),
-        "bounded by the 5 s timeout ({:?})",
-        run.elapsed
-    );
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "failed", "{}", run.dump());
+    run.expect_faster_than(Duration::from_secs(40), "bounded by the 5 s timeout");
+    assert_one_probe(&run, "failed");
 }
 
 // ----------------------------------------------------------------------------------- 14
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_storm_during_probing_is_waited_out() {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = verify_chat(&[], &[Principal::Me], "60s").write(&env.dir, "m.yaml");
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+    let (env, m) = applied_without_verifying(verify_chat(&[], &[Principal::Me], "60s")).await;
 
     // The next 6 data-plane calls get 429 with Retry-After: 1.
     env.put_faults(json!({
@@ -269,9 +267,7 @@ async fn throttling_storm_during_probing_is_waited_out() {
     .await;
     let run = env.keyless(&["verify", s(&m)]).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "verified", "{}", run.dump());
+    assert_one_probe(&run, "verified");
     assert!(
         run.events("probeState")
             .iter()
@@ -297,9 +293,7 @@ async fn vm_probe_output_never_contains_a_token() {
     let m = verify_chat(&[VM2], &[Principal::Vm(VM2)], "60s").write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "verified", "{}", run.dump());
+    assert_one_probe(&run, "verified");
 
     let state = env.state().await;
     let outs = run_command_outputs(&state);
@@ -317,11 +311,8 @@ async fn vm_probe_output_never_contains_a_token() {
 /// Run Command on VM2 and `keyless verify` runs while it holds the VM (Azure allows one at a
 /// time, answering 409 Conflict). Returns the emulator and the verify run.
 async fn verify_behind_someones_run_command(timeout: &str, seconds: u32) -> (Env, Run) {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = verify_chat(&[VM2], &[Principal::Vm(VM2)], timeout).write(&env.dir, "m.yaml");
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+    let (env, m) =
+        applied_without_verifying(verify_chat(&[VM2], &[Principal::Vm(VM2)], timeout)).await;
     let (status, v) = env
         .arm(
             "POST",
@@ -349,10 +340,9 @@ async fn vm_probe_gives_up_behind_a_run_command_longer_than_its_timeout() {
         "Azure's 409 reason is shown\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(30),
-        "bounded by the 5 s timeout, not the other script ({:?})",
-        run.elapsed
+    run.expect_faster_than(
+        Duration::from_secs(30),
+        "bounded by the 5 s timeout, not the other script",
     );
 }
 
@@ -363,13 +353,7 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
     // and verify, not report the VM's access as failed.
     let (env, run) = verify_behind_someones_run_command("90s", 10).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(
-        probes,
-        vec![(probes[0].0.clone(), "verified".to_string())],
-        "{}",
-        run.dump()
-    );
+    assert_one_probe(&run, "verified");
     let met: Vec<_> = env
         .emu
         .requests()

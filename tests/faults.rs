@@ -110,13 +110,7 @@ fn stored(env: &Env, name: &str) -> Option<Value> {
 
 /// Back to the world (fast LROs), `rg-f1` created by hand, hand-made assignments seeded.
 async fn reset_and_seed(env: &Env) -> Seeded {
-    let r = env
-        .http
-        .post(format!("{}/_emulator/reset", env.base()))
-        .send()
-        .await
-        .expect("reset");
-    assert_eq!(r.status(), 200);
+    env.reset().await;
     env.set_provisioning(0.2);
     let (s, v) = env
         .arm(
@@ -253,8 +247,7 @@ enum KillAt {
 /// Runs `apply` and SIGKILLs it at `at`. Returns how many actions had finished, or `None` when
 /// the run ended by itself before the kill point (not counted as a kill).
 async fn apply_and_kill(env: &Env, manifest: &Path, at: KillAt) -> Option<usize> {
-    let mut child = env.spawn(&["apply", s(manifest), "--no-verify"]);
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    let (mut child, mut events) = env.spawn_events(&["apply", s(manifest), "--no-verify"]);
     let mut finished = 0;
     let delay = match at {
         KillAt::Delay(d) => d,
@@ -557,8 +550,7 @@ async fn duplicate_made_by_hand_mid_apply_is_adopted_not_duplicated() {
         {"path": format!("{name}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
     .await;
-    let mut child = env.spawn(&["apply", s(&path), "--no-verify"]);
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    let (mut child, mut events) = env.spawn_events(&["apply", s(&path), "--no-verify"]);
     let reader = tokio::spawn(async move {
         let mut evs = Vec::new();
         while let Some(e) = events.next().await {
@@ -646,10 +638,6 @@ async fn token_endpoint_down_fails_clearly_and_soon() {
         "Entra's error is shown\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(60),
-        "bounded retries, not a hang ({:?})",
-        run.elapsed
-    );
+    run.expect_faster_than(Duration::from_secs(60), "bounded retries, not a hang");
     assert_eq!(env.arm_mutations(), 0, "nothing was written");
 }

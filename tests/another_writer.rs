@@ -24,20 +24,17 @@ const SUBDOMAIN: &str = "keyless-busy-contoso";
 
 /// One account in `rg-ci` (which the world has), optionally with a `chat` deployment, and
 /// `OpenAI User` for Alice on it; no verification.
-fn manifest(with_deployment: bool) -> String {
-    let mut m = manifest_header("busy");
-    m.push_str(&format!(
-        "resourceGroups:\n  - name: {RG_CI}\naccounts:\n  - name: {ACCOUNT}\n    resourceGroup: {RG_CI}\n    customSubdomain: {SUBDOMAIN}\n"
-    ));
-    if with_deployment {
-        m.push_str(
-            "    deployments:\n      - name: chat\n        model: { name: gpt-4o-mini, version: \"2024-07-18\" }\n        sku: { name: GlobalStandard, capacity: 10 }\n",
-        );
-    }
-    m.push_str(&format!(
-        "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals: [ {{ user: {ALICE_UPN} }} ]\nverify: {{ enabled: false }}\n"
-    ));
-    m
+fn manifest(with_deployment: bool) -> ManifestBuilder {
+    let account = Account::new(ACCOUNT, RG_CI, SUBDOMAIN);
+    let account = match with_deployment {
+        true => account.deployment(Deployment::chat()),
+        false => account,
+    };
+    ManifestBuilder::new("busy")
+        .resource_group(RG_CI)
+        .with_account(account)
+        .grant(&[Principal::User(ALICE_UPN)])
+        .verify_off()
 }
 
 fn acc_path() -> String {
@@ -85,7 +82,7 @@ async fn apply_while_someone_creates_the_account(
     subdomain: &str,
 ) -> (Env, std::path::PathBuf, Run) {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(false));
+    let m = manifest(false).write(&env.dir, "busy.yaml");
     env.set_provisioning(BUSY_SECONDS);
     env.put_faults(json!({"rules": [
         {"path": format!("accounts/{ACCOUNT}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
@@ -147,7 +144,7 @@ async fn update_waits_until_another_writers_create_finishes() {
     // The account is being created by someone else (BUSY_SECONDS) when keyless plans: it is there, so
     // keyless plans an update (its ownership tag is missing) whose PATCH meets the creation.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(true));
+    let m = manifest(true).write(&env.dir, "busy.yaml");
     env.set_provisioning(BUSY_SECONDS);
     create_by_hand(&env, SUBDOMAIN).await;
     let run = env.keyless(&["apply", s(&m)]).await;
@@ -220,7 +217,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
     // The account exists (made by keyless). Someone deploys another model (BUSY_SECONDS); keyless's
     // deployment PUT meets it (RequestConflict) and must wait, then succeed.
     let env = Env::with(&WorldOpts::default()).await;
-    let without = env.write("busy.yaml", &manifest(false));
+    let without = manifest(false).write(&env.dir, "busy.yaml");
     env.keyless(&["apply", s(&without)]).await.expect_code(0);
     env.set_provisioning(BUSY_SECONDS);
     let (status, v) = env
@@ -237,7 +234,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
         status == 201 || status == 200,
         "hand-made deployment: {status} {v}"
     );
-    let with = env.write("busy.yaml", &manifest(true));
+    let with = manifest(true).write(&env.dir, "busy.yaml");
     let run = env.keyless(&["apply", s(&with)]).await;
     run.expect_code(0);
     let met = conflicts_met_by_keyless(&env, "/deployments/chat");
@@ -248,13 +245,7 @@ async fn deployment_waits_for_another_deployment_write_on_the_account() {
     );
     assert_waiting_reported(&run, "RequestConflict");
     for d in ["chat", "other"] {
-        let (status, v) = env
-            .arm(
-                "GET",
-                &format!("{}/deployments/{d}?api-version=2024-10-01", acc_path()),
-                None,
-            )
-            .await;
+        let (status, v) = env.get_deployment(RG_CI, ACCOUNT, d).await;
         assert_eq!(status, 200, "{d}: {v}");
         assert_eq!(
             v["properties"]["provisioningState"], "Succeeded",
@@ -272,7 +263,7 @@ async fn account_that_appears_while_keyless_reads_is_not_called_taken() {
     // subdomain (a concurrent apply). "Taken" then means "taken by the account itself": keyless
     // must re-read it and carry on, not report the subdomain as unavailable.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(false));
+    let m = manifest(false).write(&env.dir, "busy.yaml");
     env.put_faults(json!({"rules": [
         {"path": "checkDomainAvailability$", "method": "POST", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
@@ -299,29 +290,20 @@ async fn ctrl_c_while_waiting_for_another_writer_sends_nothing_more() {
     // Ctrl-C means "start nothing new": the waiting write is dropped, keyless exits 130 soon,
     // and no write of keyless's reaches the account after the interrupt.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("busy.yaml", &manifest(false));
+    let m = manifest(false).write(&env.dir, "busy.yaml");
     env.set_provisioning(60.0);
     create_by_hand(&env, SUBDOMAIN).await;
-    let mut child = env.spawn(&["apply", s(&m)]);
-    let pid = child.id().expect("pid").to_string();
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(e) = events.next().await {
-            if e["event"] == "actionWaiting" {
-                return;
-            }
-        }
-        panic!("apply ended without waiting for the other writer");
-    })
-    .await
-    .expect("keyless started waiting");
+    let (mut child, mut events) = env.spawn_events(&["apply", s(&m)]);
+    let pid = child.id().expect("pid");
+    events
+        .wait_for(
+            Duration::from_secs(60),
+            "keyless started waiting for the other writer",
+            |e| e["event"] == "actionWaiting",
+        )
+        .await;
     let interrupted_at = env.emu.ctx().now();
-    let ok = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .expect("kill -INT")
-        .success();
-    assert!(ok, "kill -INT {pid}");
+    sigint(pid);
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
         .await
         .expect("keyless stops waiting after Ctrl-C")

@@ -12,14 +12,12 @@ use serde_json::Value;
 const SECRET_VARS: [&str; 2] = ["AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"];
 
 /// VM2 gets a system-assigned identity and `Reader` on `rg-ci` (its own resource group).
-fn agent_manifest() -> String {
-    let mut m = manifest_header("agents");
-    m.push_str(&format!(
-        "resourceGroups:\n  - name: {RG_CI}\nmanagedIdentities:\n  - {{ vm: {VM2}, resourceGroup: {RG_CI} }}\n\
-         roleAssignments:\n  - role: Reader\n    scope: {{ resourceGroup: {RG_CI} }}\n    principals: [ {{ vm: {VM2} }} ]\n\
-         verify: {{ enabled: false }}\n"
-    ));
-    m
+fn agent_manifest() -> ManifestBuilder {
+    ManifestBuilder::new("agents")
+        .resource_group(RG_CI)
+        .vm_identity(VM2, RG_CI)
+        .assign("Reader", Scope::ResourceGroup(RG_CI), &[Principal::Vm(VM2)])
+        .verify_off()
 }
 
 fn signed_in(run: &Run) -> Value {
@@ -35,7 +33,7 @@ async fn a_build_agent_plans_with_its_own_managed_identity() {
     // VM2 with the managed-identity endpoint a process there gets (App Service style,
     // IDENTITY_ENDPOINT + IDENTITY_HEADER) and no secret at all.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("agents.yaml", &agent_manifest());
+    let m = agent_manifest().write(&env.dir, "agents.yaml");
     env.keyless(&["apply", s(&m)]).await.expect_code(0);
     let vm = env.get_vm(RG_CI, VM2).await;
     let principal = vm["identity"]["principalId"]
@@ -131,7 +129,7 @@ async fn a_service_principal_signs_in_with_a_certificate() {
     // whose x5t is the same in base64 and base64url, one whose x5t is not (azure_identity sends
     // standard base64), and one with a PKCS#12 password (password-less ones are common).
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("agents.yaml", &agent_manifest());
+    let m = agent_manifest().write(&env.dir, "agents.yaml");
     // Which certificate's x5t needs `+` or `/` in standard base64 is chance: make some until
     // both kinds are there, so both are always tested.
     use base64::Engine;
@@ -239,7 +237,7 @@ print(json.dumps({"accessToken": tok["access_token"],
 async fn a_person_signed_in_with_the_azure_cli_plans_and_a_logged_out_one_is_told_to_log_in() {
     use std::os::unix::fs::PermissionsExt;
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("agents.yaml", &agent_manifest());
+    let m = agent_manifest().write(&env.dir, "agents.yaml");
     let az = env.write("az", FAKE_AZ);
     std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let path = format!(

@@ -8,55 +8,25 @@ use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-const RG: &str = "rg-e2e";
-const ACCOUNT: &str = "oai-e2e";
-const SUBDOMAIN: &str = "keyless-e2e-contoso";
+const RG: &str = QS_RG;
+const ACCOUNT: &str = QS_ACCOUNT;
+const SUBDOMAIN: &str = QS_SUBDOMAIN;
 
-/// A manifest with one RG, one account (with a `chat` deployment), VM identities for `vms`, and
-/// `Cognitive Services OpenAI User` on the account for `principals` (YAML list items).
-fn manifest(name: &str, vms: &[&str], principals: &[&str], extra: &str) -> String {
-    let mut m = manifest_header(name);
-    m.push_str(&format!(
-        r#"resourceGroups:
-  - name: {RG}
-accounts:
-  - name: {ACCOUNT}
-    resourceGroup: {RG}
-    kind: OpenAI
-    customSubdomain: {SUBDOMAIN}
-    disableLocalAuth: true
-    deployments:
-      - name: chat
-        model: {{ name: gpt-4o-mini, version: "2024-07-18" }}
-        sku: {{ name: GlobalStandard, capacity: 10 }}
-"#
-    ));
-    if !vms.is_empty() {
-        m.push_str("managedIdentities:\n");
-        for vm in vms {
-            m.push_str(&format!("  - {{ vm: {vm}, resourceGroup: {RG_CI} }}\n"));
-        }
-    }
-    if !principals.is_empty() {
-        m.push_str(&format!(
-            "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals:\n"
-        ));
-        for p in principals {
-            m.push_str(&format!("      - {p}\n"));
-        }
-    }
-    m.push_str(extra);
-    if !extra.contains("verify:") {
-        m.push_str("verify: { enabled: false }\n");
-    }
-    m
+/// The quickstart manifest (one RG, one account with a `chat` deployment, verification off)
+/// named `name`, with VM identities for `vms` and `Cognitive Services OpenAI User` on the
+/// account for `principals`.
+fn manifest(name: &str, vms: &[&str], principals: &[Principal]) -> ManifestBuilder {
+    ManifestBuilder::quickstart(name)
+        .ci_vm_identities(vms)
+        .grant(principals)
 }
 
-const ALICE: &str = "user: alice@contoso.onmicrosoft.com";
-const BOB: &str = "user: bob@contoso.onmicrosoft.com";
-const GROUP: &str = "group: team-alpha-devs";
-const VM1_P: &str = "vm: build-agent-01";
-const VM2_P: &str = "vm: build-agent-02";
+const ME: Principal = Principal::Me;
+const ALICE: Principal = Principal::User(ALICE_UPN);
+const BOB: Principal = Principal::User(BOB_UPN);
+const GROUP: Principal = Principal::Group(GROUP_NAME);
+const VM1_P: Principal = Principal::Vm(VM1);
+const VM2_P: Principal = Principal::Vm(VM2);
 
 fn acc_scope() -> String {
     account_id(RG, ACCOUNT)
@@ -92,6 +62,25 @@ async fn one_owned(env: &Env, principal: &str, ptype: &str, manifest: &str) -> V
     a
 }
 
+/// The names of the assignments defined at `scope`.
+async fn assignment_names(env: &Env, scope: &str) -> Vec<String> {
+    env.assignments_at(scope)
+        .await
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Applies `m`, which must succeed having planned exactly one action, of type `kind`.
+async fn apply_one_action(env: &Env, m: &std::path::Path, kind: &str) -> Run {
+    let run = env.keyless(&apply_args(m)).await;
+    run.expect_code(0);
+    let actions = run.plan_actions();
+    assert_eq!(actions.len(), 1, "{}", run.dump());
+    assert_eq!(actions[0]["type"], kind, "{}", run.dump());
+    run
+}
+
 fn apply_args(path: &std::path::Path) -> Vec<&str> {
     vec!["apply", s(path)]
 }
@@ -101,10 +90,7 @@ fn apply_args(path: &std::path::Path) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_apply_creates_everything() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest("e2e", &[VM1], &["self", ALICE, GROUP, VM1_P], ""),
-    );
+    let m = manifest("e2e", &[VM1], &[ME, ALICE, GROUP, VM1_P]).write(&env.dir, "m.yaml");
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
 
@@ -121,13 +107,7 @@ async fn fresh_apply_creates_everything() {
     );
 
     // Resource group, tagged as owned.
-    let (st, rg) = env
-        .arm(
-            "GET",
-            &format!("{}?api-version=2021-04-01", rg_id(RG)),
-            None,
-        )
-        .await;
+    let (st, rg) = env.arm_get(&rg_id(RG), "2021-04-01").await;
     assert_eq!(st, 200, "{rg}");
     assert_eq!(rg["location"], "eastus");
     assert_eq!(rg["tags"]["keyless-manifest"], "e2e", "{rg}");
@@ -140,13 +120,7 @@ async fn fresh_apply_creates_everything() {
     assert_eq!(acc["properties"]["provisioningState"], "Succeeded", "{acc}");
 
     // Deployment.
-    let (st, d) = env
-        .arm(
-            "GET",
-            &format!("{}/deployments/chat?api-version=2024-10-01", acc_scope()),
-            None,
-        )
-        .await;
+    let (st, d) = env.get_deployment(RG, ACCOUNT, "chat").await;
     assert_eq!(st, 200, "{d}");
     assert_eq!(d["properties"]["model"]["name"], "gpt-4o-mini", "{d}");
     assert_eq!(d["properties"]["model"]["version"], "2024-07-18", "{d}");
@@ -171,15 +145,10 @@ async fn reapply_is_a_no_op_with_zero_writes() {
     let env = Env::with(&WorldOpts::default()).await;
     // Verification on: the first apply proves access (Run Command on the VM is an ARM write);
     // a no-op re-apply must not re-verify, so it stays write-free.
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            "e2e",
-            &[VM1],
-            &["self", ALICE, GROUP, VM1_P],
-            "verify: { deployment: chat, timeout: 60s }\n",
-        ),
-    );
+    let m = manifest("e2e", &[VM1], &[ME, ALICE, GROUP, VM1_P])
+        .verify_deployment("chat")
+        .verify_timeout("60s")
+        .write(&env.dir, "m.yaml");
     let first = env.keyless(&apply_args(&m)).await;
     first.expect_code(0);
     assert_eq!(first.events("verified").len(), 1, "{}", first.dump());
@@ -221,7 +190,7 @@ async fn reapply_is_a_no_op_with_zero_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_deleted_assignment_is_recreated() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE, GROUP], ""));
+    let m = manifest("e2e", &[], &[ME, ALICE, GROUP]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
 
     let alice = one_owned(&env, ALICE_OID, "User", "e2e").await;
@@ -249,7 +218,7 @@ async fn drift_deleted_assignment_is_recreated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_hand_made_duplicate_is_adopted() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    let m = manifest("e2e", &[], &[ME]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
 
     // Someone grants Bob the same role by hand, under a random name.
@@ -263,7 +232,7 @@ async fn drift_hand_made_duplicate_is_adopted() {
         )
         .await;
     // The manifest now declares Bob too.
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", BOB], ""));
+    let m = manifest("e2e", &[], &[ME, BOB]).write(&env.dir, "m.yaml");
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
     assert!(run.events("actionFailed").is_empty(), "{}", run.dump());
@@ -293,10 +262,9 @@ async fn drift_hand_made_duplicate_is_adopted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prune_deletes_only_owned_assignments() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest("team", &[], &["self", ALICE, BOB], "prune: true\n"),
-    );
+    let m = manifest("team", &[], &[ME, ALICE, BOB])
+        .prune(true)
+        .write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
     let bob = one_owned(&env, BOB_OID, "User", "team").await;
 
@@ -316,22 +284,12 @@ async fn prune_deletes_only_owned_assignments() {
         .await;
 
     // Bob leaves the manifest.
-    let m = env.write(
-        "m.yaml",
-        &manifest("team", &[], &["self", ALICE], "prune: true\n"),
-    );
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let actions = run.plan_actions();
-    assert_eq!(actions.len(), 1, "{}", run.dump());
-    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+    let m = manifest("team", &[], &[ME, ALICE])
+        .prune(true)
+        .write(&env.dir, "m.yaml");
+    apply_one_action(&env, &m, "deleteRoleAssignment").await;
 
-    let names: Vec<String> = env
-        .assignments_at(&acc_scope())
-        .await
-        .iter()
-        .map(|a| a["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = assignment_names(&env, &acc_scope()).await;
     assert!(
         !names.contains(&bob["name"].as_str().unwrap().to_string()),
         "Bob's assignment was pruned: {names:?}"
@@ -354,12 +312,10 @@ async fn prune_covers_a_scope_whose_last_entry_was_removed() {
     // Two entries: the account for self, the resource group for Alice. Dropping the whole second
     // entry must prune Alice's assignment too, although no remaining entry names that scope.
     let env = Env::with(&WorldOpts::default()).await;
-    let rg_entry = format!(
-        "  - role: Cognitive Services OpenAI User\n    scope: {{ resourceGroup: {RG} }}\n    principals:\n      - {ALICE}\n"
-    );
-    let both = manifest("team", &[], &["self"], "prune: true\n")
-        .replace("      - self\n", &format!("      - self\n{rg_entry}"));
-    let m = env.write("m.yaml", &both);
+    let m = manifest("team", &[], &[ME])
+        .assign(OPENAI_USER_ROLE, Scope::ResourceGroup(RG), &[ALICE])
+        .prune(true)
+        .write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
     let rg_alice = env
         .assignments_for(&rg_id(RG), OPENAI_USER, ALICE_OID)
@@ -369,24 +325,17 @@ async fn prune_covers_a_scope_whose_last_entry_was_removed() {
         .create_assignment(&rg_id(RG), READER, BOB_OID, "User", None)
         .await;
 
-    let m = env.write("m.yaml", &manifest("team", &[], &["self"], "prune: true\n"));
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let actions = run.plan_actions();
-    assert_eq!(actions.len(), 1, "{}", run.dump());
-    assert_eq!(actions[0]["type"], "deleteRoleAssignment", "{}", run.dump());
+    let m = manifest("team", &[], &[ME])
+        .prune(true)
+        .write(&env.dir, "m.yaml");
+    apply_one_action(&env, &m, "deleteRoleAssignment").await;
     assert!(
         env.assignments_for(&rg_id(RG), OPENAI_USER, ALICE_OID)
             .await
             .is_empty(),
         "the owned assignment at the resource group was pruned"
     );
-    let names: Vec<String> = env
-        .assignments_at(&rg_id(RG))
-        .await
-        .iter()
-        .map(|a| a["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = assignment_names(&env, &rg_id(RG)).await;
     assert_eq!(names, vec![unowned], "the unowned one survives");
     one_owned(&env, CALLER_OID, "ServicePrincipal", "team").await;
     // Converged: nothing left to do.
@@ -416,7 +365,7 @@ fn deleted_accounts(state: &Value) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_deleted_fail_stops_before_any_change() {
     let env = Env::start(&soft_deleted_world()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    let m = manifest("e2e", &[], &[ME]).write(&env.dir, "m.yaml");
     let before = env.arm_mutations();
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(1);
@@ -441,24 +390,26 @@ async fn soft_deleted_fail_stops_before_any_change() {
     assert_eq!(deleted_accounts(&env.state().await).len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn soft_deleted_restore_brings_the_account_back() {
+/// Applies the manifest (self only) with `onSoftDeleted: what` where Azure holds a soft-deleted
+/// account of its name; it must succeed. Returns the run and its planned account actions.
+async fn apply_over_soft_deleted(what: &str) -> (Env, Run, Vec<String>) {
     let env = Env::start(&soft_deleted_world()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest("e2e", &[], &["self"], "").replace(
-            "    disableLocalAuth: true\n",
-            "    disableLocalAuth: true\n    onSoftDeleted: restore\n",
-        ),
-    );
+    let m = manifest("e2e", &[], &[ME])
+        .account(|a| a.on_soft_deleted(what))
+        .write(&env.dir, "m.yaml");
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
+    let types = run
+        .action_types()
+        .into_iter()
         .filter(|t| t.ends_with("Account"))
         .collect();
+    (env, run, types)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soft_deleted_restore_brings_the_account_back() {
+    let (env, run, types) = apply_over_soft_deleted("restore").await;
     assert_eq!(types, vec!["restoreAccount"], "{}", run.dump());
 
     let acc = env.get_account(RG, ACCOUNT).await.expect("restored");
@@ -473,22 +424,7 @@ async fn soft_deleted_restore_brings_the_account_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soft_deleted_purge_then_create() {
-    let env = Env::start(&soft_deleted_world()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest("e2e", &[], &["self"], "").replace(
-            "    disableLocalAuth: true\n",
-            "    disableLocalAuth: true\n    onSoftDeleted: purge\n",
-        ),
-    );
-    let run = env.keyless(&apply_args(&m)).await;
-    run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
-        .filter(|t| t.ends_with("Account"))
-        .collect();
+    let (env, run, types) = apply_over_soft_deleted("purge").await;
     assert_eq!(
         types,
         vec!["purgeAccount", "createAccount"],
@@ -527,7 +463,7 @@ async fn vm_keeps_its_user_assigned_identity() {
         .as_object()
         .and_then(|m| m.keys().next().cloned())
         .expect("the world gives build-agent-01 a user-assigned identity");
-    let m = env.write("m.yaml", &manifest("e2e", &[VM1], &[VM1_P], ""));
+    let m = manifest("e2e", &[VM1], &[VM1_P]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
 
     let vm = env.get_vm(RG_CI, VM1).await;
@@ -558,7 +494,7 @@ async fn missing_role_assignment_permission_is_explained() {
         ..Default::default()
     })
     .await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE], ""));
+    let m = manifest("e2e", &[], &[ME, ALICE]).write(&env.dir, "m.yaml");
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(1);
     let out = run.all_output();
@@ -588,7 +524,7 @@ async fn missing_role_assignment_permission_is_explained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_plan_file_is_refused() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self", ALICE], ""));
+    let m = manifest("e2e", &[], &[ME, ALICE]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
     let alice = one_owned(&env, ALICE_OID, "User", "e2e").await;
     env.delete_assignment(alice["id"].as_str().unwrap()).await;
@@ -644,10 +580,9 @@ enum Stop {
 /// finished. ARM gets 400 ms of latency from the first assignment on, so the stop always lands
 /// with assignments still to do. Returns the stopped run.
 async fn apply_and_stop(env: &Env, m: &std::path::Path, how: Stop) -> Run {
-    let mut child = env.spawn(&["apply", s(m), "--parallelism", "1"]);
-    let pid = child.id().expect("pid");
     let t0 = std::time::Instant::now();
-    let mut events = EventStream::new(child.stdout.take().unwrap());
+    let (mut child, mut events) = env.spawn_events(&["apply", s(m), "--parallelism", "1"]);
+    let pid = child.id().expect("pid");
     let mut assignment_ids = std::collections::BTreeSet::new();
     let stopped = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(e) = events.next().await {
@@ -662,14 +597,7 @@ async fn apply_and_stop(env: &Env, m: &std::path::Path, how: Stop) -> Run {
                 Some("actionFinished") if assignment_ids.contains(&e["id"].as_u64()) => {
                     match how {
                         Stop::Kill => child.start_kill().expect("SIGKILL"),
-                        Stop::Interrupt => {
-                            let ok = std::process::Command::new("kill")
-                                .args(["-INT", &pid.to_string()])
-                                .status()
-                                .expect("kill -INT")
-                                .success();
-                            assert!(ok, "kill -INT {pid}");
-                        }
+                        Stop::Interrupt => sigint(pid),
                     }
                     return true;
                 }
@@ -726,15 +654,7 @@ async fn assert_rerun_converges(env: &Env, m: &std::path::Path, total: usize) {
 }
 
 fn six_principals(env: &Env) -> std::path::PathBuf {
-    env.write(
-        "m.yaml",
-        &manifest(
-            "e2e",
-            &[VM1, VM2],
-            &["self", ALICE, BOB, GROUP, VM1_P, VM2_P],
-            "",
-        ),
-    )
+    manifest("e2e", &[VM1, VM2], &[ME, ALICE, BOB, GROUP, VM1_P, VM2_P]).write(&env.dir, "m.yaml")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -776,7 +696,7 @@ async fn interrupted_apply_exits_130_and_converges_on_rerun() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detailed_exitcode_and_validate() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &["self"], ""));
+    let m = manifest("e2e", &[], &[ME]).write(&env.dir, "m.yaml");
     let run = env.keyless(&["plan", s(&m), "--detailed-exitcode"]).await;
     run.expect_code(2);
     assert!(!run.plan_actions().is_empty());
@@ -789,19 +709,19 @@ async fn detailed_exitcode_and_validate() {
 
     // validate: fine manifest → 0; a misspelt key → 1 with file:line:col.
     env.keyless(&["validate", s(&m)]).await.expect_code(0);
-    let bad = env.write(
-        "bad.yaml",
-        &manifest("e2e", &[], &["self"], "")
-            .replace("    resourceGroup: rg-e2e\n", "    resourcegroup: rg-e2e\n"),
-    );
+    let bad_text = manifest("e2e", &[], &[ME])
+        .account(|a| a.misspell("resourceGroup", "resourcegroup"))
+        .build();
+    let bad = env.write("bad.yaml", &bad_text);
     let run = env.keyless(&["validate", s(&bad)]).await;
     run.expect_code(1);
-    let line = manifest("e2e", &[], &["self"], "")
+    // Where the misspelt key stands in the file (line and column, 1-based).
+    let (line, column) = bad_text
         .lines()
-        .position(|l| l == "    resourceGroup: rg-e2e")
-        .unwrap()
-        + 1;
-    let want = format!("bad.yaml:{line}:5");
+        .enumerate()
+        .find_map(|(i, l)| l.find("resourcegroup: rg-e2e").map(|c| (i + 1, c + 1)))
+        .unwrap();
+    let want = format!("bad.yaml:{line}:{column}");
     assert!(
         run.stderr.contains(&want),
         "stderr names {want}\n{}",
@@ -815,7 +735,7 @@ async fn detailed_exitcode_and_validate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graph_throttling_and_5xx_are_retried() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &[ALICE, GROUP], ""));
+    let m = manifest("e2e", &[], &[ALICE, GROUP]).write(&env.dir, "m.yaml");
     env.put_faults(json!({
         "graph": true,
         "rules": [
@@ -852,11 +772,9 @@ async fn graph_throttling_and_5xx_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_drift_is_patched_and_foreign_tags_survive() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &[], ""));
+    let m = manifest("e2e", &[], &[]).write(&env.dir, "m.yaml");
     env.keyless(&apply_args(&m)).await.expect_code(0);
-    let path = format!(
-        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.CognitiveServices/accounts/{ACCOUNT}?api-version=2024-10-01"
-    );
+    let path = format!("{}?api-version=2024-10-01", acc_scope());
     let (st, _) = env
         .arm(
             "PATCH",
@@ -875,12 +793,7 @@ async fn account_drift_is_patched_and_foreign_tags_survive() {
     }
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(0);
-    let types: Vec<String> = run
-        .plan_actions()
-        .iter()
-        .filter_map(|a| a["type"].as_str().map(str::to_string))
-        .collect();
-    assert_eq!(types, vec!["updateAccount"], "{}", run.dump());
+    assert_eq!(run.action_types(), vec!["updateAccount"], "{}", run.dump());
     let a = env.get_account(RG, ACCOUNT).await.expect("account");
     assert_eq!(a["properties"]["disableLocalAuth"], true, "{a}");
     assert_eq!(a["tags"]["owner"], "finance", "foreign tag kept: {a}");
@@ -895,15 +808,13 @@ async fn account_drift_is_patched_and_foreign_tags_survive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_principal_is_a_located_error_and_nothing_is_written() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            "e2e",
-            &[],
-            &[ALICE, "user: ghost@contoso.onmicrosoft.com"],
-            "",
-        ),
-    );
+    let text = manifest(
+        "e2e",
+        &[],
+        &[ALICE, Principal::User("ghost@contoso.onmicrosoft.com")],
+    )
+    .build();
+    let m = env.write("m.yaml", &text);
     let before = env.emu.counters();
     let run = env.keyless(&apply_args(&m)).await;
     run.expect_code(1);
@@ -921,16 +832,7 @@ async fn unknown_principal_is_a_located_error_and_nothing_is_written() {
         "{}",
         run.dump()
     );
-    let line = manifest(
-        "e2e",
-        &[],
-        &[ALICE, "user: ghost@contoso.onmicrosoft.com"],
-        "",
-    )
-    .lines()
-    .position(|l| l.contains("ghost@"))
-    .unwrap()
-        + 1;
+    let line = text.lines().position(|l| l.contains("ghost@")).unwrap() + 1;
     assert!(
         all.contains(&format!("m.yaml:{line}:")),
         "no file:line for the principal\n{}",
@@ -943,7 +845,7 @@ async fn sign_in_failures_say_what_entra_said_and_what_to_do() {
     // azure_identity reduces every refused token request to "request token error"; keyless must
     // show Entra's code and text, the fix for that code, and never the secret it sent.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("signin", &[], &[ALICE], ""));
+    let m = manifest("signin", &[], &[ALICE]).write(&env.dir, "m.yaml");
     let wrong = "not-the-secret-value-Xy9";
     /// (variables changed, Entra's code, a word of the fix).
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
@@ -989,38 +891,26 @@ async fn a_second_ctrl_c_exits_at_once_and_a_rerun_converges() {
     // keyless keeps waiting); the second must end keyless at once with 130, and a re-run must
     // converge once the account is ready.
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest("e2e", &[], &[ALICE], ""));
+    let m = manifest("e2e", &[], &[ALICE]).write(&env.dir, "m.yaml");
     env.set_provisioning(60.0);
-    let mut child = env.spawn(&apply_args(&m));
-    let pid = child.id().expect("pid").to_string();
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
-    let sigint = || {
-        let ok = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .expect("kill -INT")
-            .success();
-        assert!(ok, "kill -INT {pid}");
-    };
-    tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(e) = events.next().await {
-            if e["event"] == "actionStarted" && e["type"] == "createAccount" {
-                return;
-            }
-        }
-        panic!("apply ended before creating the account");
-    })
-    .await
-    .expect("the account creation started");
+    let (mut child, mut events) = env.spawn_events(&apply_args(&m));
+    let pid = child.id().expect("pid");
+    events
+        .wait_for(
+            Duration::from_secs(60),
+            "the account creation started",
+            |e| e["event"] == "actionStarted" && e["type"] == "createAccount",
+        )
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    sigint();
+    sigint(pid);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         child.try_wait().expect("try_wait").is_none(),
         "after one Ctrl-C keyless waits for the account it is creating"
     );
     let t = std::time::Instant::now();
-    sigint();
+    sigint(pid);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await
         .expect("a second Ctrl-C ends keyless promptly")

@@ -6,42 +6,40 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const RG: &str = "rg-e2e";
 const ACCOUNT: &str = "oai-e2e";
 
-/// RG + account + `chat` deployment, VM identities for `vms`, `OpenAI User` on the account for
-/// `principals`, and the given `verify:` block.
-fn manifest(vms: &[&str], principals: &[&str], verify: &str) -> String {
-    let mut m = manifest_header("e2e");
-    m.push_str(&format!(
-        r#"resourceGroups:
-  - name: {RG}
-accounts:
-  - name: {ACCOUNT}
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-verify
-    deployments:
-      - name: chat
-        model: {{ name: gpt-4o-mini, version: "2024-07-18" }}
-        sku: {{ name: GlobalStandard, capacity: 10 }}
-"#
-    ));
-    if !vms.is_empty() {
-        m.push_str("managedIdentities:\n");
-        for vm in vms {
-            m.push_str(&format!("  - {{ vm: {vm}, resourceGroup: {RG_CI} }}\n"));
-        }
-    }
-    m.push_str(&format!(
-        "roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: {{ account: {ACCOUNT} }}\n    principals:\n"
-    ));
-    for p in principals {
-        m.push_str(&format!("      - {p}\n"));
-    }
-    m.push_str(&format!("verify: {verify}\n"));
-    m
+/// RG + account + `chat` deployment, VM identities for `vms` and `OpenAI User` on the account
+/// for `principals`; the caller sets `verify`.
+fn manifest(vms: &[&str], principals: &[Principal]) -> ManifestBuilder {
+    ManifestBuilder::new("e2e")
+        .resource_group(RG)
+        .with_account(
+            Account::new(ACCOUNT, RG, "keyless-e2e-verify").deployment(Deployment::chat()),
+        )
+        .ci_vm_identities(vms)
+        .grant(principals)
+}
+
+/// [`manifest`] verifying with the `chat` deployment within `timeout`.
+fn verify_chat(vms: &[&str], principals: &[Principal], timeout: &str) -> ManifestBuilder {
+    manifest(vms, principals)
+        .verify_deployment("chat")
+        .verify_timeout(timeout)
+}
+
+/// A default world where `manifest` was applied with `--no-verify` (successfully), so that a
+/// test can change something before `keyless verify`; the emulator and the manifest's path.
+async fn applied_without_verifying(manifest: ManifestBuilder) -> (Env, PathBuf) {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest.write(&env.dir, "m.yaml");
+    env.keyless(&["apply", s(&m), "--no-verify"])
+        .await
+        .expect_code(0);
+    (env, m)
 }
 
 /// The outputs of every Run Command the emulator executed (their `result` documents).
@@ -56,16 +54,29 @@ fn run_command_outputs(state: &Value) -> Vec<String> {
         .collect()
 }
 
-fn probe_states(run: &Run) -> Vec<(String, String)> {
+/// (`key`, state) of every `probe` event: `key` is `principal` or `account`.
+fn probes_by(run: &Run, key: &str) -> Vec<(String, String)> {
     run.events("probe")
         .iter()
         .map(|p| {
             (
-                p["principal"].as_str().unwrap_or("").to_string(),
+                p[key].as_str().unwrap_or("").to_string(),
                 p["state"].as_str().unwrap_or("").to_string(),
             )
         })
         .collect()
+}
+
+/// (principal, state) of every `probe` event.
+fn probe_states(run: &Run) -> Vec<(String, String)> {
+    probes_by(run, "principal")
+}
+
+/// Exactly one principal was probed, and it ended `state`.
+fn assert_one_probe(run: &Run, state: &str) {
+    let probes = probe_states(run);
+    assert_eq!(probes.len(), 1, "{}", run.dump());
+    assert_eq!(probes[0].1, state, "{}", run.dump());
 }
 
 // ----------------------------------------------------------------------------------- 11
@@ -86,14 +97,12 @@ async fn apply_verifies_self_and_two_vms_promptly() {
         ..Default::default()
     })
     .await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            &[VM1, VM2],
-            &["self", "vm: build-agent-01", "vm: build-agent-02"],
-            "{ deployment: chat, timeout: 90s }",
-        ),
-    );
+    let m = verify_chat(
+        &[VM1, VM2],
+        &[Principal::Me, Principal::Vm(VM1), Principal::Vm(VM2)],
+        "90s",
+    )
+    .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
 
@@ -161,25 +170,18 @@ async fn apply_verifies_self_and_two_vms_promptly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_deployment_fails_fast() {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(&[], &["self"], "{ deployment: chat, timeout: 60s }"),
-    );
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+    let (env, m) = applied_without_verifying(verify_chat(&[], &[Principal::Me], "60s")).await;
 
     // Delete the deployment by hand and wait until ARM no longer has it.
     let dep = format!(
-        "{}/deployments/chat?api-version=2024-10-01",
-        account_id(RG, ACCOUNT)
+        "{}?api-version=2024-10-01",
+        deployment_id(RG, ACCOUNT, "chat")
     );
     let (st, v) = env.arm("DELETE", &dep, None).await;
     assert!(matches!(st, 200 | 202 | 204), "delete deployment: {st} {v}");
     let gone = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            if env.arm("GET", &dep, None).await.0 == 404 {
+            if env.get_deployment(RG, ACCOUNT, "chat").await.0 == 404 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -195,60 +197,31 @@ async fn missing_deployment_fails_fast() {
         "{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(20),
-        "a missing deployment must fail fast, not wait out the 60 s timeout ({:?})",
-        run.elapsed
+    run.expect_faster_than(
+        Duration::from_secs(20),
+        "a missing deployment must fail fast, not wait out the 60 s timeout",
     );
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "failed", "{}", run.dump());
+    assert_one_probe(&run, "failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_verify_deployment_probes_only_accounts_that_have_it() {
     // docs: "Set: every account having a deployment of this name is probed with it."
     let env = Env::with(&WorldOpts::default()).await;
-    let mut m = manifest_header("e2e");
-    m.push_str(&format!(
-        r#"resourceGroups:
-  - name: {RG}
-accounts:
-  - name: oai-a
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-a
-    deployments:
-      - {{ name: chat, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
-  - name: oai-b
-    resourceGroup: {RG}
-    customSubdomain: keyless-e2e-b
-    deployments:
-      - {{ name: other, model: {{ name: gpt-4o-mini, version: "2024-07-18" }}, sku: {{ name: GlobalStandard, capacity: 1 }} }}
-roleAssignments:
-  - role: Cognitive Services OpenAI User
-    scope: {{ account: oai-a }}
-    principals: [ self ]
-  - role: Cognitive Services OpenAI User
-    scope: {{ account: oai-b }}
-    principals: [ self ]
-verify: {{ deployment: chat, timeout: 60s }}
-"#
-    ));
-    let m = env.write("m.yaml", &m);
+    let chat = Deployment::chat().capacity(1);
+    let m = ManifestBuilder::new("e2e")
+        .resource_group(RG)
+        .with_account(Account::new("oai-a", RG, "keyless-e2e-a").deployment(chat.clone()))
+        .with_account(Account::new("oai-b", RG, "keyless-e2e-b").deployment(chat.named("other")))
+        .assign(OPENAI_USER_ROLE, Scope::Account("oai-a"), &[Principal::Me])
+        .assign(OPENAI_USER_ROLE, Scope::Account("oai-b"), &[Principal::Me])
+        .verify_deployment("chat")
+        .verify_timeout("60s")
+        .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
-    let probes: Vec<(String, String)> = run
-        .events("probe")
-        .iter()
-        .map(|p| {
-            (
-                p["account"].as_str().unwrap_or("").to_string(),
-                p["state"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
     assert_eq!(
-        probes,
+        probes_by(&run, "account"),
         vec![("oai-a".to_string(), "verified".to_string())],
         "only oai-a has `chat`\n{}",
         run.dump()
@@ -264,7 +237,9 @@ async fn never_effective_assignment_times_out_clearly() {
         ..Default::default()
     })
     .await;
-    let m = env.write("m.yaml", &manifest(&[], &["self"], "{ timeout: 5s }"));
+    let m = manifest(&[], &[Principal::Me])
+        .verify_timeout("5s")
+        .write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(3);
     let out = run.all_output();
@@ -274,28 +249,15 @@ async fn never_effective_assignment_times_out_clearly() {
         "a clear timeout message\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(40),
-        "bounded by the 5 s timeout ({:?})",
-        run.elapsed
-    );
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "failed", "{}", run.dump());
+    run.expect_faster_than(Duration::from_secs(40), "bounded by the 5 s timeout");
+    assert_one_probe(&run, "failed");
 }
 
 // ----------------------------------------------------------------------------------- 14
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_storm_during_probing_is_waited_out() {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(&[], &["self"], "{ deployment: chat, timeout: 60s }"),
-    );
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+    let (env, m) = applied_without_verifying(verify_chat(&[], &[Principal::Me], "60s")).await;
 
     // The next 6 data-plane calls get 429 with Retry-After: 1.
     env.put_faults(json!({
@@ -305,9 +267,7 @@ async fn throttling_storm_during_probing_is_waited_out() {
     .await;
     let run = env.keyless(&["verify", s(&m)]).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "verified", "{}", run.dump());
+    assert_one_probe(&run, "verified");
     assert!(
         run.events("probeState")
             .iter()
@@ -330,19 +290,10 @@ async fn throttling_storm_during_probing_is_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vm_probe_output_never_contains_a_token() {
     let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write(
-        "m.yaml",
-        &manifest(
-            &[VM2],
-            &["vm: build-agent-02"],
-            "{ deployment: chat, timeout: 60s }",
-        ),
-    );
+    let m = verify_chat(&[VM2], &[Principal::Vm(VM2)], "60s").write(&env.dir, "m.yaml");
     let run = env.keyless(&["apply", s(&m)]).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(probes.len(), 1, "{}", run.dump());
-    assert_eq!(probes[0].1, "verified", "{}", run.dump());
+    assert_one_probe(&run, "verified");
 
     let state = env.state().await;
     let outs = run_command_outputs(&state);
@@ -356,15 +307,12 @@ async fn vm_probe_output_never_contains_a_token() {
     assert!(!outs[0].contains("access_token"), "{}", outs[0]);
 }
 
-/// VM2's identity is set up with `verify` as given; then someone starts a `sleep {seconds}`
+/// VM2's identity is set up, verifying with `chat` within `timeout`; then someone starts a `sleep {seconds}`
 /// Run Command on VM2 and `keyless verify` runs while it holds the VM (Azure allows one at a
 /// time, answering 409 Conflict). Returns the emulator and the verify run.
-async fn verify_behind_someones_run_command(verify: &str, seconds: u32) -> (Env, Run) {
-    let env = Env::with(&WorldOpts::default()).await;
-    let m = env.write("m.yaml", &manifest(&[VM2], &["vm: build-agent-02"], verify));
-    env.keyless(&["apply", s(&m), "--no-verify"])
-        .await
-        .expect_code(0);
+async fn verify_behind_someones_run_command(timeout: &str, seconds: u32) -> (Env, Run) {
+    let (env, m) =
+        applied_without_verifying(verify_chat(&[VM2], &[Principal::Vm(VM2)], timeout)).await;
     let (status, v) = env
         .arm(
             "POST",
@@ -384,8 +332,7 @@ async fn verify_behind_someones_run_command(verify: &str, seconds: u32) -> (Env,
 async fn vm_probe_gives_up_behind_a_run_command_longer_than_its_timeout() {
     // Someone's script holds the VM for 40 s; the probe may wait only its 5 s timeout, then
     // reports the VM unverified with Azure's reason instead of hanging.
-    let (_env, run) =
-        verify_behind_someones_run_command("{ deployment: chat, timeout: 5s }", 40).await;
+    let (_env, run) = verify_behind_someones_run_command("5s", 40).await;
     run.expect_code(3);
     assert!(
         run.all_output()
@@ -393,10 +340,9 @@ async fn vm_probe_gives_up_behind_a_run_command_longer_than_its_timeout() {
         "Azure's 409 reason is shown\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(30),
-        "bounded by the 5 s timeout, not the other script ({:?})",
-        run.elapsed
+    run.expect_faster_than(
+        Duration::from_secs(30),
+        "bounded by the 5 s timeout, not the other script",
     );
 }
 
@@ -405,16 +351,9 @@ async fn vm_probe_waits_for_someone_elses_run_command() {
     // Azure runs one Run Command per VM and answers a second with 409 Conflict. Someone's
     // 10-second script is running on the VM when keyless probes it: keyless must wait its turn
     // and verify, not report the VM's access as failed.
-    let (env, run) =
-        verify_behind_someones_run_command("{ deployment: chat, timeout: 90s }", 10).await;
+    let (env, run) = verify_behind_someones_run_command("90s", 10).await;
     run.expect_code(0);
-    let probes = probe_states(&run);
-    assert_eq!(
-        probes,
-        vec![(probes[0].0.clone(), "verified".to_string())],
-        "{}",
-        run.dump()
-    );
+    assert_one_probe(&run, "verified");
     let met: Vec<_> = env
         .emu
         .requests()

@@ -1,6 +1,9 @@
 //! The embedded emulator (`--emulator`), as a new user meets it: state kept under `.keyless/` in
 //! the working directory, shared by every run there — including runs at the same time.
 
+mod common;
+
+use common::{Account, ManifestBuilder, Principal, Scope, ALICE_UPN, OPENAI_USER_ROLE};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -8,8 +11,13 @@ use tokio::process::Command;
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// `keyless ARGS` in `dir` with nothing of the caller's environment but PATH.
-fn keyless(dir: &Path, args: &[&str]) -> Command {
+struct Finished {
+    code: Option<i32>,
+    output: String,
+}
+
+/// Runs `keyless ARGS` in `dir`, with nothing of the caller's environment but PATH, to the end.
+async fn run(dir: &Path, args: &[&str]) -> Finished {
     let mut c = Command::new(env!("CARGO_BIN_EXE_keyless"));
     c.args(args)
         .env_clear()
@@ -21,15 +29,6 @@ fn keyless(dir: &Path, args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    c
-}
-
-struct Finished {
-    code: Option<i32>,
-    output: String,
-}
-
-async fn run(mut c: Command) -> Finished {
     let out = tokio::time::timeout(RUN_TIMEOUT, c.output())
         .await
         .expect("keyless finished in time")
@@ -51,15 +50,20 @@ fn workdir() -> tempfile::TempDir {
     for f in ["quickstart.yaml", "quickstart.world.yaml"] {
         std::fs::copy(root.join(f), dir.path().join(f)).expect("copy manifest");
     }
-    std::fs::write(
-        dir.path().join("second.yaml"),
-        "version: 1\nname: second\nsubscription: ${AZURE_SUBSCRIPTION_ID}\nlocation: eastus\n\
-         emulator: { world: quickstart.world.yaml }\n\
-         resourceGroups: [ { name: rg-second } ]\n\
-         accounts:\n  - { name: oai-second, resourceGroup: rg-second, customSubdomain: keyless-second-contoso }\n\
-         roleAssignments:\n  - role: Cognitive Services OpenAI User\n    scope: { account: oai-second }\n    principals: [ self, { user: alice@contoso.onmicrosoft.com } ]\n",
-    )
-    .expect("write second manifest");
+    ManifestBuilder::new("second")
+        .emulator_world("quickstart.world.yaml")
+        .resource_group("rg-second")
+        .with_account(Account::new(
+            "oai-second",
+            "rg-second",
+            "keyless-second-contoso",
+        ))
+        .assign(
+            OPENAI_USER_ROLE,
+            Scope::Account("oai-second"),
+            &[Principal::Me, Principal::User(ALICE_UPN)],
+        )
+        .write(dir.path(), "second.yaml");
     dir
 }
 
@@ -70,23 +74,16 @@ async fn two_runs_at_once_in_one_directory_lose_nothing() {
     // second must wait for the first instead, and both manifests must be in the state after.
     let dir = workdir();
     let d = dir.path();
-    let a = run(keyless(
+    let a = run(
         d,
         &["apply", "quickstart.yaml", "--emulator", "--no-verify"],
-    ));
-    let b = run(keyless(
-        d,
-        &["apply", "second.yaml", "--emulator", "--no-verify"],
-    ));
+    );
+    let b = run(d, &["apply", "second.yaml", "--emulator", "--no-verify"]);
     let (a, b) = tokio::join!(a, b);
     assert_eq!(a.code, Some(0), "quickstart apply\n{}", a.output);
     assert_eq!(b.code, Some(0), "second apply\n{}", b.output);
     for m in ["quickstart.yaml", "second.yaml"] {
-        let plan = run(keyless(
-            d,
-            &["plan", m, "--emulator", "--detailed-exitcode"],
-        ))
-        .await;
+        let plan = run(d, &["plan", m, "--emulator", "--detailed-exitcode"]).await;
         assert_eq!(
             plan.code,
             Some(0),
@@ -106,16 +103,12 @@ async fn two_runs_at_once_in_one_directory_lose_nothing() {
 async fn state_persists_between_runs_and_reset_starts_over() {
     let dir = workdir();
     let d = dir.path();
-    let first = run(keyless(
-        d,
-        &["apply", "second.yaml", "--emulator", "--no-verify"],
-    ))
-    .await;
+    let first = run(d, &["apply", "second.yaml", "--emulator", "--no-verify"]).await;
     assert_eq!(first.code, Some(0), "{}", first.output);
-    let again = run(keyless(
+    let again = run(
         d,
         &["plan", "second.yaml", "--emulator", "--detailed-exitcode"],
-    ))
+    )
     .await;
     assert_eq!(
         again.code,
@@ -123,7 +116,7 @@ async fn state_persists_between_runs_and_reset_starts_over() {
         "a later run sees the first one's work\n{}",
         again.output
     );
-    let reset = run(keyless(
+    let reset = run(
         d,
         &[
             "plan",
@@ -132,7 +125,7 @@ async fn state_persists_between_runs_and_reset_starts_over() {
             "--reset-emulator",
             "--detailed-exitcode",
         ],
-    ))
+    )
     .await;
     assert_eq!(
         reset.code,

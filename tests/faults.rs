@@ -40,28 +40,32 @@ const DESIRED: usize = 80;
 
 /// The manifest: two resource groups (one pre-existing with the VMs, one keyless creates), two
 /// accounts, two VM identities, and 80 role assignments; prune on; verification off.
-fn manifest() -> String {
-    let mut m = manifest_header(MANIFEST);
-    m.push_str(&format!(
-        "prune: true\nverify: {{ enabled: false }}\nresourceGroups:\n  - name: {RG_CI}\n  - name: {RG_F1}\n\
-         accounts:\n  - {{ name: acc-f1, resourceGroup: {RG_F1}, customSubdomain: kl-faults-f1 }}\n  - {{ name: acc-f2, resourceGroup: {RG_F1}, customSubdomain: kl-faults-f2 }}\n\
-         managedIdentities:\n  - {{ vm: {VM1}, resourceGroup: {RG_CI} }}\n  - {{ vm: {VM2}, resourceGroup: {RG_CI} }}\n\
-         roleAssignments:\n"
-    ));
-    let scopes = [
-        format!("{{ resourceGroup: {RG_CI} }}"),
-        format!("{{ resourceGroup: {RG_F1} }}"),
-        "{ account: acc-f1 }".to_string(),
-        "{ account: acc-f2 }".to_string(),
+fn manifest() -> ManifestBuilder {
+    let principals = [
+        Principal::User(ALICE_UPN),
+        Principal::User(BOB_UPN),
+        Principal::Group(GROUP_NAME),
+        Principal::Vm(VM1),
+        Principal::Vm(VM2),
     ];
-    for scope in &scopes {
-        for role in ROLES {
-            m.push_str(&format!(
-                "  - role: {role}\n    scope: {scope}\n    principals:\n      - user: {ALICE_UPN}\n      - user: {BOB_UPN}\n      - group: {GROUP_NAME}\n      - vm: {VM1}\n      - vm: {VM2}\n"
-            ));
-        }
-    }
-    m
+    let scopes = [
+        Scope::ResourceGroup(RG_CI),
+        Scope::ResourceGroup(RG_F1),
+        Scope::Account("acc-f1"),
+        Scope::Account("acc-f2"),
+    ];
+    let m = ManifestBuilder::new(MANIFEST)
+        .prune(true)
+        .verify_off()
+        .resource_group(RG_CI)
+        .resource_group(RG_F1)
+        .with_account(Account::new("acc-f1", RG_F1, "kl-faults-f1"))
+        .with_account(Account::new("acc-f2", RG_F1, "kl-faults-f2"))
+        .ci_vm_identities(&[VM1, VM2]);
+    scopes
+        .iter()
+        .flat_map(|scope| ROLES.iter().map(move |role| (role, *scope)))
+        .fold(m, |m, (role, scope)| m.assign(role, scope, &principals))
 }
 
 fn seed() -> u64 {
@@ -80,7 +84,7 @@ async fn setup(extra: &str) -> (Env, PathBuf) {
         ..Default::default()
     })
     .await;
-    let path = env.write("faults.yaml", &manifest());
+    let path = manifest().write(&env.dir, "faults.yaml");
     (env, path)
 }
 
@@ -106,13 +110,7 @@ fn stored(env: &Env, name: &str) -> Option<Value> {
 
 /// Back to the world (fast LROs), `rg-f1` created by hand, hand-made assignments seeded.
 async fn reset_and_seed(env: &Env) -> Seeded {
-    let r = env
-        .http
-        .post(format!("{}/_emulator/reset", env.base()))
-        .send()
-        .await
-        .expect("reset");
-    assert_eq!(r.status(), 200);
+    env.reset().await;
     env.set_provisioning(0.2);
     let (s, v) = env
         .arm(
@@ -249,8 +247,7 @@ enum KillAt {
 /// Runs `apply` and SIGKILLs it at `at`. Returns how many actions had finished, or `None` when
 /// the run ended by itself before the kill point (not counted as a kill).
 async fn apply_and_kill(env: &Env, manifest: &Path, at: KillAt) -> Option<usize> {
-    let mut child = env.spawn(&["apply", s(manifest), "--no-verify"]);
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    let (mut child, mut events) = env.spawn_events(&["apply", s(manifest), "--no-verify"]);
     let mut finished = 0;
     let delay = match at {
         KillAt::Delay(d) => d,
@@ -553,8 +550,7 @@ async fn duplicate_made_by_hand_mid_apply_is_adopted_not_duplicated() {
         {"path": format!("{name}$"), "method": "PUT", "status": 503, "count": 1, "retryAfter": 3}
     ]}))
     .await;
-    let mut child = env.spawn(&["apply", s(&path), "--no-verify"]);
-    let mut events = EventStream::new(child.stdout.take().expect("stdout"));
+    let (mut child, mut events) = env.spawn_events(&["apply", s(&path), "--no-verify"]);
     let reader = tokio::spawn(async move {
         let mut evs = Vec::new();
         while let Some(e) = events.next().await {
@@ -642,10 +638,6 @@ async fn token_endpoint_down_fails_clearly_and_soon() {
         "Entra's error is shown\n{}",
         run.dump()
     );
-    assert!(
-        run.elapsed < Duration::from_secs(60),
-        "bounded retries, not a hang ({:?})",
-        run.elapsed
-    );
+    run.expect_faster_than(Duration::from_secs(60), "bounded retries, not a hang");
     assert_eq!(env.arm_mutations(), 0, "nothing was written");
 }

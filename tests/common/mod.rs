@@ -6,6 +6,10 @@
 //! a client secret of the world or anything that looks like a JWT (`eyJ`).
 #![allow(dead_code)]
 
+mod manifest;
+#[allow(unused_imports)] // not every test binary builds manifests
+pub use manifest::*;
+
 use keyless_emulator::world::World;
 use keyless_emulator::{Emulator, EmulatorConfig, RunningEmulator};
 use serde_json::{json, Value};
@@ -107,19 +111,16 @@ roleAssignments:
     )
 }
 
-/// The standard manifest header (`subscription: ${{AZURE_SUBSCRIPTION_ID}}`).
-pub fn manifest_header(name: &str) -> String {
-    format!(
-        "version: 1\nname: {name}\nsubscription: ${{AZURE_SUBSCRIPTION_ID}}\nlocation: eastus\n"
-    )
-}
-
 pub fn account_id(rg: &str, name: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}")
 }
 
 pub fn rg_id(rg: &str) -> String {
     format!("/subscriptions/{SUB}/resourceGroups/{rg}")
+}
+
+pub fn deployment_id(rg: &str, account: &str, name: &str) -> String {
+    format!("{}/deployments/{name}", account_id(rg, account))
 }
 
 pub fn vm_id(rg: &str, name: &str) -> String {
@@ -177,6 +178,22 @@ impl Run {
             .iter()
             .flat_map(|p| p["plan"]["actions"].as_array().cloned().unwrap_or_default())
             .collect()
+    }
+
+    /// The `type` of every planned action, in plan order: most tests check which kinds of
+    /// change keyless planned, not their details.
+    pub fn action_types(&self) -> Vec<String> {
+        self.plan_actions()
+            .iter()
+            .filter_map(|a| a["type"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Panics unless the run took less than `limit`; `why` says what bounds it (several tests
+    /// check that keyless fails fast or within its timeout instead of hanging).
+    pub fn expect_faster_than(&self, limit: Duration, why: &str) -> &Run {
+        assert!(self.elapsed < limit, "{why} ({:?})", self.elapsed);
+        self
     }
 
     /// The `plan` events' errors, concatenated.
@@ -329,6 +346,14 @@ impl Env {
         self.spawn_with(args, &[], &[])
     }
 
+    /// [`Env::spawn`] with its stdout read as JSON events, for scenarios that act on what keyless
+    /// reports while it runs.
+    pub fn spawn_events(&self, args: &[&str]) -> (Child, EventStream) {
+        let mut child = self.spawn(args);
+        let events = EventStream::new(child.stdout.take().expect("stdout"));
+        (child, events)
+    }
+
     /// [`Env::spawn`] with some environment variables set to other values and some unset.
     pub fn spawn_with(&self, args: &[&str], vars: &[(&str, &str)], unset: &[&str]) -> Child {
         let mut a: Vec<&str> = args.to_vec();
@@ -448,22 +473,36 @@ impl Env {
 
     /// Tokens issued from now on live `lifetime` (e.g. `"3s"`), through the admin API.
     pub async fn set_token_lifetime(&self, lifetime: &str) {
-        let r = self
-            .http
-            .patch(format!("{}/_emulator/timing", self.base()))
-            .json(&serde_json::json!({ "tokenLifetime": lifetime }))
-            .send()
-            .await
-            .expect("timing");
-        assert_eq!(r.status(), 200, "setting the token lifetime");
+        self.admin(
+            reqwest::Method::PATCH,
+            "timing",
+            Some(json!({ "tokenLifetime": lifetime })),
+        )
+        .await;
     }
 
     /// One ARM call as the admin app: (status, body or Null).
     pub async fn arm(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let token = self.token("https://management.azure.com").await;
-        let url = format!("{}{path}", self.base());
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = self.http.request(m, &url).bearer_auth(token);
+        let url = format!("{}{path}", self.base());
+        let (status, text) = self.send(m, &url, Some(&token), body).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One request with the test client (bearer `token`, JSON `body`): (status, body text).
+    /// The ARM and admin helpers share it.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String) {
+        let mut rb = self.http.request(method.clone(), url);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
         if let Some(b) = body {
             rb = rb.json(&b);
         }
@@ -472,8 +511,7 @@ impl Env {
             .await
             .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        (status, r.text().await.unwrap_or_default())
     }
 
     /// Assignments defined exactly at `scope` (`atScope()` filtered to the scope itself).
@@ -555,15 +593,16 @@ impl Env {
         assert_eq!(status, 200, "deleting {id}: {v}");
     }
 
+    /// `GET {id}?api-version={api_version}` as the admin app: (status, body or Null). The one
+    /// way the tests read an ARM resource.
+    pub async fn arm_get(&self, id: &str, api_version: &str) -> (u16, Value) {
+        self.arm("GET", &format!("{id}?api-version={api_version}"), None)
+            .await
+    }
+
     /// GET an account (None when 404).
     pub async fn get_account(&self, rg: &str, name: &str) -> Option<Value> {
-        let (s, v) = self
-            .arm(
-                "GET",
-                &format!("{}?api-version=2024-10-01", account_id(rg, name)),
-                None,
-            )
-            .await;
+        let (s, v) = self.arm_get(&account_id(rg, name), "2024-10-01").await;
         match s {
             200 => Some(v),
             404 => None,
@@ -571,31 +610,38 @@ impl Env {
         }
     }
 
+    /// GET a model deployment: (status, body or Null).
+    pub async fn get_deployment(&self, rg: &str, account: &str, name: &str) -> (u16, Value) {
+        self.arm_get(&deployment_id(rg, account, name), "2024-10-01")
+            .await
+    }
+
     /// GET a VM.
     pub async fn get_vm(&self, rg: &str, name: &str) -> Value {
-        let (s, v) = self
-            .arm(
-                "GET",
-                &format!("{}?api-version=2024-07-01", vm_id(rg, name)),
-                None,
-            )
-            .await;
+        let (s, v) = self.arm_get(&vm_id(rg, name), "2024-07-01").await;
         assert_eq!(s, 200, "GET VM {name}: {v}");
         v
     }
 
     // ------------------------------------------------------------------ emulator admin
 
+    /// One call to the emulator's admin API, `/_emulator/{path}`, which must answer 200; its
+    /// JSON body (or Null). Every admin call goes through here so each asserts the same way.
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/_emulator/{path}", self.base());
+        let (status, text) = self.send(method.clone(), &url, None, body).await;
+        assert_eq!(status, 200, "{method} {url}: {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     /// The state dump (`GET /_emulator/state`).
     pub async fn state(&self) -> Value {
-        let r = self
-            .http
-            .get(format!("{}/_emulator/state", self.base()))
-            .send()
-            .await
-            .expect("state");
-        assert_eq!(r.status(), 200);
-        r.json().await.expect("state json")
+        self.admin(reqwest::Method::GET, "state", None).await
+    }
+
+    /// Back to the world as loaded (`POST /_emulator/reset`).
+    pub async fn reset(&self) {
+        self.admin(reqwest::Method::POST, "reset", None).await;
     }
 
     /// ARM writes + deletes counted so far.
@@ -606,14 +652,8 @@ impl Env {
 
     /// `PUT /_emulator/faults`.
     pub async fn put_faults(&self, faults: Value) {
-        let r = self
-            .http
-            .put(format!("{}/_emulator/faults", self.base()))
-            .json(&faults)
-            .send()
-            .await
-            .expect("faults");
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        self.admin(reqwest::Method::PUT, "faults", Some(faults))
+            .await;
     }
 
     /// Every role assignment in the emulator, as (scope, role GUID, principal) keys with counts
@@ -676,10 +716,41 @@ impl EventStream {
         }
     }
 
+    /// Reads events until one satisfies `pred` and returns it; panics naming `what` if the
+    /// output ends first or `within` passes (scenarios that act on keyless mid-run wait so).
+    pub async fn wait_for(
+        &mut self,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let found = tokio::time::timeout(within, async {
+            while let Some(e) = self.next().await {
+                if pred(&e) {
+                    return Some(e);
+                }
+            }
+            None
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: not within {within:?}"));
+        found.unwrap_or_else(|| panic!("keyless's output ended before {what}\n{}", self.raw))
+    }
+
     /// Reads the rest of the output.
     pub async fn drain(&mut self) {
         while self.next().await.is_some() {}
     }
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to `pid`, for the scenarios that interrupt keyless.
+pub fn sigint(pid: u32) {
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT")
+        .success();
+    assert!(ok, "kill -INT {pid}");
 }
 
 /// Path as &str.

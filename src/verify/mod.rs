@@ -116,72 +116,9 @@ pub async fn verify(
     let start = Instant::now();
     let mut plans: Vec<AccountProbe> = Vec::new();
     for acc in &desired.accounts {
-        // Named: only accounts that declare it are probed (as `verify.deployment` documents);
-        // unnamed: each account's first deployment.
-        let deployment = match &settings.deployment {
-            Some(name) => acc.deployments.iter().find(|d| &d.name == name),
-            None => acc.deployments.first(),
-        };
-        let Some(deployment) = deployment.map(|d| d.name.clone()) else {
-            continue;
-        };
-        let live = session
-            .arm
-            .get_account(&acc.resource_group, &acc.name)
-            .await?;
-        let endpoint = match live.and_then(|l| l.endpoint) {
-            Some(e) => e,
-            None => {
-                return Err(AzureError::new(
-                    format!("verify {}", acc.name),
-                    404,
-                    "AccountNotFound",
-                    "the account does not exist or has no endpoint; run `keyless apply` first",
-                ))
-            }
-        };
-        let resource = session
-            .cloud
-            .cognitive_scope
-            .trim_end_matches("/.default")
-            .to_string();
-        let acc_id = acc.id(&desired.subscription).to_ascii_lowercase();
-        let rg = rg_id(&desired.subscription, &acc.resource_group).to_ascii_lowercase();
-        let sub = format!("/subscriptions/{}", desired.subscription).to_ascii_lowercase();
-        let mut principals: BTreeMap<PrincipalTarget, Vec<String>> = BTreeMap::new();
-        for a in &desired.assignments {
-            let s = a.scope.trim_end_matches('/').to_ascii_lowercase();
-            if s == acc_id || s == rg || s == sub {
-                principals
-                    .entry(a.principal.clone())
-                    .or_default()
-                    .push(a.role_name.clone());
-            }
+        if let Some(p) = probe_account(session, desired, settings, acc).await? {
+            plans.push(p);
         }
-        let mut lists = Vec::new();
-        let needs_evidence = principals
-            .keys()
-            .any(|p| matches!(p, PrincipalTarget::Known { is_self: false, .. }));
-        if needs_evidence {
-            for scope in [
-                acc.id(&desired.subscription),
-                rg_id(&desired.subscription, &acc.resource_group),
-            ] {
-                lists.extend(session.arm.list_assignments_at(&scope).await?);
-            }
-        }
-        plans.push(AccountProbe {
-            lists,
-            account: acc.clone(),
-            target: ProbeTarget {
-                endpoint,
-                deployment,
-                api: settings.api.clone(),
-                api_version: settings.api_version.clone(),
-                resource,
-            },
-            principals,
-        });
     }
 
     // Start fresh: group membership and new assignments reach only new tokens.
@@ -250,6 +187,83 @@ pub async fn verify(
     }
     let rows = futures::future::join_all(tasks).await;
     Ok(VerifyReport { rows })
+}
+
+/// What to probe for one account: its endpoint and deployment, the principals assigned at it
+/// (or at its resource group or subscription), and — for principals keyless cannot act as —
+/// the assignments read back as evidence. None when the account has no deployment to call.
+async fn probe_account(
+    session: &Session,
+    desired: &Desired,
+    settings: &VerifySettings,
+    acc: &AccountSpec,
+) -> Result<Option<AccountProbe>, AzureError> {
+    // Named: only accounts that declare it are probed (as `verify.deployment` documents);
+    // unnamed: each account's first deployment.
+    let deployment = match &settings.deployment {
+        Some(name) => acc.deployments.iter().find(|d| &d.name == name),
+        None => acc.deployments.first(),
+    };
+    let Some(deployment) = deployment.map(|d| d.name.clone()) else {
+        return Ok(None);
+    };
+    let live = session
+        .arm
+        .get_account(&acc.resource_group, &acc.name)
+        .await?;
+    let endpoint = match live.and_then(|l| l.endpoint) {
+        Some(e) => e,
+        None => {
+            return Err(AzureError::new(
+                format!("verify {}", acc.name),
+                404,
+                "AccountNotFound",
+                "the account does not exist or has no endpoint; run `keyless apply` first",
+            ))
+        }
+    };
+    let resource = session
+        .cloud
+        .cognitive_scope
+        .trim_end_matches("/.default")
+        .to_string();
+    let acc_id = acc.id(&desired.subscription).to_ascii_lowercase();
+    let rg = rg_id(&desired.subscription, &acc.resource_group).to_ascii_lowercase();
+    let sub = format!("/subscriptions/{}", desired.subscription).to_ascii_lowercase();
+    let mut principals: BTreeMap<PrincipalTarget, Vec<String>> = BTreeMap::new();
+    for a in &desired.assignments {
+        let s = a.scope.trim_end_matches('/').to_ascii_lowercase();
+        if s == acc_id || s == rg || s == sub {
+            principals
+                .entry(a.principal.clone())
+                .or_default()
+                .push(a.role_name.clone());
+        }
+    }
+    let mut lists = Vec::new();
+    let needs_evidence = principals
+        .keys()
+        .any(|p| matches!(p, PrincipalTarget::Known { is_self: false, .. }));
+    if needs_evidence {
+        for scope in [
+            acc.id(&desired.subscription),
+            rg_id(&desired.subscription, &acc.resource_group),
+        ] {
+            lists.extend(session.arm.list_assignments_at(&scope).await?);
+        }
+    }
+    Ok(Some(AccountProbe {
+        lists,
+        account: acc.clone(),
+        target: ProbeTarget {
+            endpoint,
+            deployment,
+            api: settings.api.clone(),
+            api_version: settings.api_version.clone(),
+            resource,
+        },
+        principals,
+    }))
 }
 
 fn state_name(o: &ProbeOutcome) -> &'static str {

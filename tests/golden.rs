@@ -219,3 +219,80 @@ fn a_real_plan_streams_typed_events() {
     }
     assert_eq!(names, ["signedIn", "plan", "requests"]);
 }
+
+/// The Markdown plan (PR comment, step summary) of the fixed scenario, and of a plan with errors.
+#[test]
+fn the_markdown_plan_of_the_fixed_scenario() {
+    use keyless::cli::markdown::{plan_markdown, PlannedManifest};
+    let (desired, observed) = scenario();
+    let plan = keyless::plan::plan(&desired, &observed);
+    let mut broken = plan.clone();
+    broken.errors.push(keyless::plan::PlanError {
+        code: "immutable-subdomain".into(),
+        target: "oai-app".into(),
+        message: "custom subdomain is `a` in Azure, `b` in the manifest; it cannot be changed"
+            .into(),
+        help: "put the existing subdomain back".into(),
+        manifest_path: Some("accounts[name=oai-app].customSubdomain".into()),
+    });
+    let problem = Problem {
+        code: Some("immutable-subdomain".into()),
+        message: broken.errors[0].message.clone(),
+        file: Some("manifests/b.yaml".into()),
+        line: Some(9),
+        column: Some(22),
+        length: Some(1),
+        help: Some("put the existing subdomain back".into()),
+    };
+    let empty = keyless::plan::plan(&desired, &observed_after(&desired, &observed));
+    let md = plan_markdown(&[
+        PlannedManifest {
+            manifest: "app",
+            path: "manifests/app.yaml",
+            plan: &plan,
+            problems: &[],
+        },
+        PlannedManifest {
+            manifest: "b",
+            path: "manifests/b.yaml",
+            plan: &broken,
+            problems: std::slice::from_ref(&problem),
+        },
+        PlannedManifest {
+            manifest: "c",
+            path: "manifests/c.yaml",
+            plan: &empty,
+            problems: &[],
+        },
+    ]);
+    check("plan.md", &md);
+}
+
+/// The scenario once everything is in place except the owned stale assignment (pruned).
+fn observed_after(desired: &Desired, observed: &Observed) -> Observed {
+    let mut o: Observed = observed.clone();
+    let scope = desired.accounts[0].id(SUB).to_ascii_lowercase();
+    o.assignments.insert(scope.clone(), vec![]);
+    let plan = keyless::plan::plan(desired, &o);
+    // Only the assignments (and the rest) remain to do: make the remaining reads say "present".
+    let as_json = serde_json::to_value(&o).unwrap();
+    let _ = plan;
+    let mut v = as_json;
+    v["resourceGroups"]["rg-app"] = json!({"location": "swedencentral", "tags": {"team": "app"}});
+    v["accounts"]["rg-app/oai-app"] = json!({"state": "live", "kind": "OpenAI", "sku": "S0", "location": "swedencentral",
+        "customSubdomain": "app-contoso", "disableLocalAuth": true, "publicNetworkAccess": "Enabled", "endpoint": "https://app-contoso.openai.azure.com/",
+        "provisioningState": "Succeeded", "tags": {},
+        "deployments": {"chat": {"name": "chat", "modelName": "gpt-4o-mini", "modelVersion": "2024-07-18", "modelFormat": "OpenAI", "skuName": "GlobalStandard", "capacity": 10}}});
+    v["vms"]["rg-ci/agent-1"]["systemPrincipalId"] = json!("44444444-4444-4444-4444-444444444444");
+    let mut o: Observed = serde_json::from_value(v).unwrap();
+    let role = desired.assignments[0].role_definition_id.clone();
+    let list = o.assignments.get_mut(&scope).unwrap();
+    for pid in [
+        "11111111-1111-1111-1111-111111111111",
+        "44444444-4444-4444-4444-444444444444",
+    ] {
+        list.push(serde_json::from_value(json!({"id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{pid}"),
+            "name": pid, "scope": scope, "roleDefinitionId": role, "principalId": pid, "principalType": null, "description": null})).unwrap());
+    }
+    o
+}

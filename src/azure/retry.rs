@@ -101,7 +101,7 @@ impl RetryPolicy for JitteredBackoff {
 
     async fn wait(
         &self,
-        _error: &azure_core::Error,
+        error: &azure_core::Error,
         retry_count: u32,
         retry_after: Option<Duration>,
     ) {
@@ -111,6 +111,12 @@ impl RetryPolicy for JitteredBackoff {
             let jitter = Duration::from_millis(rand::thread_rng().gen_range(0..250));
             d = ra + jitter;
         }
+        tracing::debug!(
+            target: "keyless::retry",
+            "retry {} in {d:?} (Retry-After {retry_after:?}): {}",
+            retry_count + 1,
+            crate::azure::error::redact(&error.to_string())
+        );
         tokio::time::sleep(d).await;
     }
 }
@@ -207,6 +213,12 @@ impl RetryOnCode {
                 Err(e) if e.code == self.code => match self.pause(retry + 1) {
                     Some(pause) => {
                         retry += 1;
+                        tracing::debug!(
+                            target: "keyless::retry",
+                            "{}: retry {retry}/{} in {pause:?}",
+                            self.code,
+                            self.max_retries
+                        );
                         on_retry(retry, self.max_retries);
                         tokio::time::sleep(pause).await;
                     }

@@ -146,7 +146,16 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             self.count(Kind::Token);
+            let started = std::time::Instant::now();
             let result = self.inner.execute_request(request).await;
+            log_exchange(
+                "POST",
+                request.url(),
+                started,
+                result
+                    .as_ref()
+                    .map(|r| (u16::from(r.status()), r.headers())),
+            );
             let wait = match &result {
                 Ok(r) if matches!(u16::from(r.status()), 429 | 500 | 502 | 503 | 504) => {
                     Some(super::retry::retry_after_core(r.headers()).unwrap_or_default())
@@ -162,6 +171,11 @@ impl Transport {
                     let wait = server_wait
                         .min(TOKEN_RETRY_AFTER_CAP)
                         .max(backoff.sleep_duration(attempt));
+                    tracing::debug!(
+                        target: "keyless::retry",
+                        "token request: transient failure, retry {}/{TOKEN_RETRIES} in {wait:?}",
+                        attempt + 1
+                    );
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -249,7 +263,27 @@ impl Transport {
         crate::cloud::check_url_secure(req.url())
             .map_err(|_| TransportError::Insecure(req.url().to_string()))?;
         self.count(kind);
-        self.inner.execute(req).await.map_err(TransportError::Http)
+        let (method, url) = (req.method().to_string(), req.url().clone());
+        let started = std::time::Instant::now();
+        let result = self.inner.execute(req).await;
+        match &result {
+            Ok(r) => tracing::debug!(
+                target: "keyless::http",
+                "{method} {} → {} in {} ms (request id {})",
+                loggable_url(&url),
+                r.status().as_u16(),
+                started.elapsed().as_millis(),
+                r.headers()
+                    .get("x-ms-request-id")
+                    .or_else(|| r.headers().get("request-id"))
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-")
+            ),
+            Err(e) => {
+                tracing::debug!(target: "keyless::http", "{method} {} failed: {e}", loggable_url(&url))
+            }
+        }
+        result.map_err(TransportError::Http)
     }
 
     fn classify(&self, url: &url::Url, method: &str) -> Kind {
@@ -342,7 +376,17 @@ impl HttpClient for Transport {
             return self.token_request_with_retries(request).await;
         }
         self.count(kind);
-        let response = self.inner.execute_request(request).await?;
+        let started = std::time::Instant::now();
+        let response = self.inner.execute_request(request).await;
+        log_exchange(
+            &method,
+            url,
+            started,
+            response
+                .as_ref()
+                .map(|r| (u16::from(r.status()), r.headers())),
+        );
+        let response = response?;
         if let Some(b) = budget {
             let headers = response.headers();
             let remaining = headers
@@ -358,5 +402,58 @@ impl HttpClient for Transport {
                 .await;
         }
         Ok(response)
+    }
+}
+
+/// A URL as logs show it: scheme, host and path, and of the query only `api-version` (other
+/// parameters can carry signatures or filters naming people).
+pub fn loggable_url(url: &url::Url) -> String {
+    let mut out = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    out.push_str(url.path());
+    if let Some((_, v)) = url.query_pairs().find(|(k, _)| k == "api-version") {
+        out.push_str(&format!("?api-version={v}"));
+    }
+    out
+}
+
+/// Logs one request and its answer (method, URL without secrets, status, time, request id).
+fn log_exchange(
+    method: &str,
+    url: &url::Url,
+    started: std::time::Instant,
+    answer: Result<(u16, &azure_core::headers::Headers), &azure_core::Error>,
+) {
+    match answer {
+        Ok((status, headers)) => {
+            let id = headers
+                .get_optional_str(&azure_core::headers::HeaderName::from_static(
+                    "x-ms-request-id",
+                ))
+                .unwrap_or("-");
+            tracing::debug!(
+                target: "keyless::http",
+                "{method} {} → {status} in {} ms (request id {id})",
+                loggable_url(url),
+                started.elapsed().as_millis()
+            );
+            if status == 429 {
+                tracing::debug!(
+                    target: "keyless::retry",
+                    "throttled by {}; Retry-After {:?}",
+                    url.host_str().unwrap_or(""),
+                    super::retry::retry_after_core(headers)
+                );
+            }
+        }
+        Err(e) => tracing::debug!(
+            target: "keyless::http",
+            "{method} {} failed: {e}",
+            loggable_url(url)
+        ),
     }
 }

@@ -1,7 +1,10 @@
 //! The command line: argument definitions, exit codes, and one module per subcommand.
 
+mod annotate;
 mod apply_cmd;
 mod exit;
+pub mod log;
+pub mod markdown;
 mod plan_cmd;
 pub mod render;
 mod simple;
@@ -31,6 +34,11 @@ pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+    /// Log requests, answers and retry decisions on stderr (-v debug, -vv trace); KEYLESS_LOG
+    /// or RUST_LOG (`keyless=debug`, `keyless::http=trace`) choose the filter instead. Tokens
+    /// and secrets are redacted from every line.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
 }
 
 /// Subcommands.
@@ -64,6 +72,10 @@ pub enum Command {
         /// Exit 2 when there are changes, 0 when there are none.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also write the plan as Markdown (for a pull-request comment or $GITHUB_STEP_SUMMARY,
+        /// which is appended to); `-` for stdout.
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -79,6 +91,10 @@ pub enum Command {
         /// Verify even when nothing changed.
         #[arg(long, conflicts_with = "no_verify")]
         verify: bool,
+        /// Apply without asking. On a terminal against real Azure, apply shows the plan and asks
+        /// first; without a terminal (pipelines), with a saved plan or with --emulator it never asks.
+        #[arg(long)]
+        auto_approve: bool,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -93,6 +109,13 @@ pub enum Command {
     },
     /// Run the local Azure emulator in the foreground.
     Emulator(keyless_emulator::cli::EmulatorArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 /// The documents `keyless schema` describes.
@@ -137,6 +160,7 @@ pub struct CommonArgs {
 
 /// Runs the CLI and returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
+    log::init(cli.verbose);
     match cli.command {
         Command::Validate { paths, output } => simple::validate(&paths, output),
         Command::Schema { kind } => simple::schema(kind),
@@ -144,16 +168,33 @@ pub async fn run(cli: Cli) -> ExitCode {
             paths,
             out,
             detailed_exitcode,
+            markdown,
             common,
-        } => plan_cmd::run(&paths, out.as_deref(), detailed_exitcode, &common).await,
+        } => {
+            let files = plan_cmd::Files {
+                out: out.as_deref(),
+                markdown: markdown.as_deref(),
+            };
+            plan_cmd::run(&paths, files, detailed_exitcode, &common).await
+        }
         Command::Apply {
             paths,
             no_verify,
             verify,
+            auto_approve,
             common,
-        } => apply_cmd::run(&paths, no_verify, verify, &common).await,
+        } => {
+            let choice = apply_cmd::Choices {
+                no_verify,
+                force_verify: verify,
+                auto_approve,
+            };
+            apply_cmd::run(&paths, choice, &common).await
+        }
         Command::Verify { paths, common } => verify_cmd::run(&paths, &common).await,
         Command::Emulator(args) => simple::emulator(args).await,
+        Command::Completions { shell } => simple::completions(shell),
+        Command::Man => simple::man(),
     }
 }
 

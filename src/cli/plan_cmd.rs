@@ -1,13 +1,25 @@
 //! `keyless plan`: the engine plans every manifest (each plan is drawn as it arrives); optionally
-//! saved to a file.
+//! saved to a file and written as Markdown.
 
+use super::markdown::{plan_markdown, PlannedManifest};
 use super::{fail, open_engine, CommonArgs, ExitCode};
-use std::path::{Path, PathBuf};
+use crate::engine::Problem;
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+
+/// Files `plan` writes besides its output.
+pub struct Files<'a> {
+    /// The saved plan (`--out`).
+    pub out: Option<&'a Path>,
+    /// The Markdown plan (`--markdown`; `-` is stdout).
+    pub markdown: Option<&'a Path>,
+}
 
 /// `keyless plan`.
 pub async fn run(
     paths: &[PathBuf],
-    out: Option<&Path>,
+    files: Files<'_>,
     detailed: bool,
     common: &CommonArgs,
 ) -> ExitCode {
@@ -20,9 +32,46 @@ pub async fn run(
         Err(e) => return fail(&reporter, e),
     };
     engine.emit_request_counts();
-    if let Some(out) = out {
+    if let Some(out) = files.out {
         if let Err(e) = engine.save(&planned, out) {
             return fail(&reporter, e);
+        }
+    }
+    if let Some(md_path) = files.markdown {
+        let problems: Vec<Vec<Problem>> = planned
+            .iter()
+            .map(|p| {
+                engine
+                    .manifests()
+                    .iter()
+                    .find(|lm| lm.path == p.path)
+                    .map(|lm| crate::engine::locate_plan_errors(lm, &p.plan))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let paths: Vec<String> = planned
+            .iter()
+            .map(|p| p.path.display().to_string())
+            .collect();
+        let parts: Vec<PlannedManifest<'_>> = planned
+            .iter()
+            .zip(&paths)
+            .zip(&problems)
+            .map(|((p, path), problems)| PlannedManifest {
+                manifest: &p.plan.manifest,
+                path,
+                plan: &p.plan,
+                problems,
+            })
+            .collect();
+        if let Err(e) = write_markdown(md_path, &plan_markdown(&parts)) {
+            return fail(
+                &reporter,
+                crate::engine::EngineError::PlanFileWrite {
+                    path: md_path.to_path_buf(),
+                    source: e,
+                },
+            );
         }
     }
     if planned.iter().any(|p| !p.plan.errors.is_empty()) {
@@ -32,4 +81,21 @@ pub async fn run(
     } else {
         ExitCode::Ok
     }
+}
+
+/// Writes the Markdown plan: `-` is stdout; GitHub's step summary file is appended to (other
+/// steps write there too); any other file is replaced.
+fn write_markdown(path: &Path, md: &str) -> std::io::Result<()> {
+    if path == Path::new("-") {
+        return std::io::stdout().lock().write_all(md.as_bytes());
+    }
+    let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+    let append = summary.as_deref() == Some(path);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(path)?;
+    f.write_all(md.as_bytes())
 }

@@ -40,7 +40,7 @@ pub struct Reporter {
     format: OutputFormat,
     color: bool,
     multi: Option<MultiProgress>,
-    bars: Mutex<HashMap<String, ProgressBar>>,
+    bars: std::sync::Arc<Mutex<HashMap<String, ProgressBar>>>,
     /// Running actions' `symbol target`, for their progress lines.
     actions: Mutex<HashMap<usize, String>>,
 }
@@ -56,11 +56,15 @@ impl Reporter {
             }
             m
         });
+        let bars = std::sync::Arc::new(Mutex::new(HashMap::new()));
+        if format == OutputFormat::Human && !tty {
+            heartbeat(bars.clone(), heartbeat_interval());
+        }
         Reporter {
             format,
             color,
             multi,
-            bars: Mutex::new(HashMap::new()),
+            bars,
             actions: Mutex::new(HashMap::new()),
         }
     }
@@ -75,8 +79,18 @@ impl Reporter {
         self.format
     }
 
-    /// Draws one event: a JSON line, or text and progress for people.
+    /// Draws one event: a JSON line, or text and progress for people (and, in GitHub Actions,
+    /// an annotation for each located problem).
     pub fn emit(&self, event: Event) {
+        match &event {
+            Event::Run(RunEvent::Error { problems, .. } | RunEvent::Plan { problems, .. }) => {
+                super::annotate::emit("error", problems)
+            }
+            Event::Run(RunEvent::Warning { problem }) => {
+                super::annotate::emit("warning", std::slice::from_ref(problem))
+            }
+            _ => {}
+        }
         match self.format {
             OutputFormat::Json => self.json(&event),
             OutputFormat::Human => match event {
@@ -337,6 +351,42 @@ impl Reporter {
             self.say(message);
         }
     }
+}
+
+/// How often a long wait says it is still going when no terminal shows spinners: 30 s, like
+/// Terraform's "Still creating… [30s elapsed]" (`KEYLESS_HEARTBEAT_SECS` changes it).
+fn heartbeat_interval() -> Duration {
+    std::env::var("KEYLESS_HEARTBEAT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+}
+
+/// Without a terminal the spinners are hidden, so a CI log would go silent for minutes during a
+/// long operation or propagation wait: every `interval`, each wait still running prints one line
+/// on stderr with what it is doing and for how long.
+fn heartbeat(bars: std::sync::Arc<Mutex<HashMap<String, ProgressBar>>>, interval: Duration) {
+    std::thread::spawn(move || {
+        let mut told: HashMap<String, u64> = HashMap::new();
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let running: Vec<(String, String, Duration)> = bars
+                .lock()
+                .iter()
+                .map(|(k, b)| (k.clone(), b.message(), b.elapsed()))
+                .collect();
+            told.retain(|k, _| running.iter().any(|(r, ..)| r == k));
+            for (key, message, elapsed) in running {
+                let beats = elapsed.as_millis() as u64 / interval.as_millis().max(1) as u64;
+                let last = told.entry(key).or_insert(0);
+                if beats > *last {
+                    *last = beats;
+                    eprintln!("{message}: still waiting… [{}s elapsed]", elapsed.as_secs());
+                }
+            }
+        }
+    });
 }
 
 /// The JSON line of an event, without its `time`: None for progress-only events. Public so

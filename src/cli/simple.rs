@@ -35,6 +35,7 @@ pub fn validate(paths: &[PathBuf], output: OutputFormat) -> ExitCode {
             ExitCode::Ok
         }
         Err(e) => {
+            super::annotate::emit("error", &Problem::from_diagnostic(&e));
             match output {
                 OutputFormat::Json => println!(
                     "{}",
@@ -65,6 +66,27 @@ pub async fn emulator(args: keyless_emulator::cli::EmulatorArgs) -> ExitCode {
         Ok(()) => ExitCode::Ok,
         Err(e) => {
             eprintln!("keyless emulator: {e}");
+            ExitCode::Error
+        }
+    }
+}
+
+/// `keyless completions <shell>`.
+pub fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = super::Cli::command();
+    clap_complete::generate(shell, &mut cmd, "keyless", &mut std::io::stdout());
+    ExitCode::Ok
+}
+
+/// `keyless man`.
+pub fn man() -> ExitCode {
+    use clap::CommandFactory;
+    let page = clap_mangen::Man::new(super::Cli::command());
+    match page.render(&mut std::io::stdout()) {
+        Ok(()) => ExitCode::Ok,
+        Err(e) => {
+            eprintln!("keyless man: {e}");
             ExitCode::Error
         }
     }

@@ -53,6 +53,7 @@ pub use error::EngineError;
 pub use event::{Event, RunEvent, EVENT_SCHEMA_VERSION};
 pub use outcome::{ManifestOutcome, RunOutcome, Status};
 pub use problem::Problem;
+pub use run::locate_plan_errors;
 pub use saved::{SavedManifestPlan, SavedPlan};
 
 use crate::azure::credential::AuthMethod;

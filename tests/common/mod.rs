@@ -261,7 +261,13 @@ impl Env {
 
     /// The environment a keyless child gets: only what the brief lists (plus PATH and HOME).
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_keyless"));
+        self.command_for(env!("CARGO_BIN_EXE_keyless"), args)
+    }
+
+    /// `program ARGS` with the environment a keyless child gets (for wrappers such as `script`,
+    /// which gives keyless a terminal).
+    pub fn command_for(&self, program: &str, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
         c.args(args)
             .env_clear()
             .current_dir(self.dir.path())
@@ -352,6 +358,17 @@ impl Env {
         let mut child = self.spawn(args);
         let events = EventStream::new(child.stdout.take().expect("stdout"));
         (child, events)
+    }
+
+    /// Runs `keyless ARGS` as a person would (no `--output json` added), with extra variables;
+    /// its output goes through the same secret check.
+    pub async fn keyless_human(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut c = self.command(args);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let child = c.spawn().expect("spawn keyless");
+        self.collect(child, &["(human)"]).await
     }
 
     /// [`Env::spawn`] with some environment variables set to other values and some unset.

@@ -1,0 +1,223 @@
+//! keyless in a pipeline, as a build agent's log shows it: heartbeat lines while a long wait has
+//! no terminal, `-v`/`KEYLESS_LOG`/`RUST_LOG` logs that never carry a token or secret, GitHub
+//! annotations on the manifest line, shell completions and a man page, and the approval prompt
+//! a person at a terminal gets (and a pipeline does not).
+
+mod common;
+
+use common::*;
+
+fn manifest(env: &Env) -> std::path::PathBuf {
+    ManifestBuilder::quickstart("ux")
+        .grant(&[Principal::Me])
+        .verify_off()
+        .write(env.dir.path(), "ux.yaml")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_long_waits_say_they_are_still_going() {
+    let env = Env::with(&WorldOpts::default()).await;
+    // Account creation takes 3.5 s; a heartbeat every second must show it at least twice.
+    env.set_provisioning(3.5);
+    let m = manifest(&env);
+    let run = env
+        .keyless_human(&["apply", s(&m)], &[("KEYLESS_HEARTBEAT_SECS", "1")])
+        .await;
+    run.expect_code(0);
+    let beats: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("still waiting…") && l.contains("accounts/oai-e2e"))
+        .collect();
+    assert!(
+        beats.len() >= 2,
+        "expected heartbeat lines for the account\n{}",
+        run.dump()
+    );
+    assert!(
+        beats.iter().any(|l| l.contains("[1s elapsed]")),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        beats.iter().any(|l| l.contains("[2s elapsed]")),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_at_every_level_show_requests_and_never_a_secret_or_token() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest(&env);
+    let levels: [(&[&str], &[(&str, &str)]); 5] = [
+        (&["-v"], &[]),
+        (&["-vv"], &[]),
+        (&[], &[("KEYLESS_LOG", "trace")]),
+        // every library's spans, the Azure SDK's included
+        (&[], &[("RUST_LOG", "trace")]),
+        (
+            &[],
+            &[("KEYLESS_LOG", "keyless::retry=debug,keyless::http=trace")],
+        ),
+    ];
+    for (flags, vars) in levels {
+        env.reset().await;
+        let mut args: Vec<&str> = flags.to_vec();
+        args.extend(["apply", s(&m)]);
+        // `keyless_human` fails the test if a world secret or anything JWT-shaped is printed.
+        let run = env.keyless_human(&args, vars).await;
+        run.expect_code(0);
+        assert!(
+            run.stderr.contains("keyless::http") && run.stderr.contains("/oauth2/v2.0/token → 200"),
+            "{flags:?} {vars:?} logs requests, token requests included\n{}",
+            run.dump()
+        );
+        assert!(
+            run.stderr.contains("PUT https://") && run.stderr.contains("(request id "),
+            "{flags:?} {vars:?}: writes with their request ids\n{}",
+            run.dump()
+        );
+    }
+    // Without -v or a filter: no log lines at all.
+    env.reset().await;
+    let quiet = env.keyless_human(&["apply", s(&m)], &[]).await;
+    quiet.expect_code(0);
+    assert!(!quiet.stderr.contains("keyless::http"), "{}", quiet.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_github_actions_manifest_errors_are_annotations_on_their_line() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let text =
+        ManifestBuilder::quickstart("ux")
+            .build()
+            .replacen("resourceGroups:", "resourceGroupz:", 1);
+    let m = env.write("bad.yaml", &text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("resourceGroupz:"))
+        .unwrap()
+        + 1;
+    let gh = [("GITHUB_ACTIONS", "true")];
+    for args in [vec!["validate", s(&m)], vec!["plan", s(&m)]] {
+        let run = env.keyless_human(&args, &gh).await;
+        run.expect_code(1);
+        let expected = format!(
+            "::error file={},line={line},col=1,title=keyless%3A%3Amanifest%3A%3A",
+            s(&m)
+        );
+        assert!(
+            run.stderr.contains(&expected),
+            "{args:?}: no annotation `{expected}`\n{}",
+            run.dump()
+        );
+        assert!(
+            run.stderr.contains("did you mean `resourceGroups`?"),
+            "{}",
+            run.dump()
+        );
+    }
+    // Outside GitHub Actions: no workflow commands.
+    let run = env.keyless_human(&["validate", s(&m)], &[]).await;
+    assert!(!run.stderr.contains("::error"), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_for_four_shells_and_a_man_page() {
+    let env = Env::with(&WorldOpts::default()).await;
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef keyless"),
+        ("fish", "complete -c keyless"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let run = env.keyless_human(&["completions", shell], &[]).await;
+        run.expect_code(0);
+        assert!(run.stdout.contains(marker), "{shell}\n{}", run.dump());
+        for sub in ["validate", "plan", "apply", "verify", "schema"] {
+            assert!(run.stdout.contains(sub), "{shell} completes `{sub}`");
+        }
+        if shell == "bash" {
+            let path = env.write("keyless.bash", &run.stdout);
+            let ok = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "the bash completion script parses");
+        }
+    }
+    let man = env.keyless_human(&["man"], &[]).await;
+    man.expect_code(0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH keyless"),
+        "{}",
+        man.dump()
+    );
+    assert!(
+        man.stdout.contains("auto\\-approve") || man.stdout.contains("apply"),
+        "{}",
+        man.dump()
+    );
+}
+
+/// Runs `keyless ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+async fn on_a_terminal(env: &Env, args: &str, answer: &str) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_keyless"));
+    let mut c = env.command_for("script", &["-qec", &cmd, "/dev/null"]);
+    c.stdin(std::process::Stdio::piped());
+    let mut child = c
+        .spawn()
+        .expect("script (util-linux) runs keyless on a pty");
+    let mut stdin = child.stdin.take().unwrap();
+    // Type once the question is on screen (the plan comes first); a pty buffers the line.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    stdin.write_all(answer.as_bytes()).await.unwrap();
+    stdin.flush().await.unwrap();
+    env.collect(child, &["(pty)"]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_at_a_terminal_approves_before_anything_is_written() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest(&env);
+    // What planning alone sends (checkDomainAvailability is a POST, counted as a mutation).
+    let t0 = env.arm_mutations();
+    env.keyless(&["plan", s(&m)]).await.expect_code(0);
+    let planning = env.arm_mutations() - t0;
+    let before = env.arm_mutations();
+    let no = on_a_terminal(&env, &format!("apply {}", s(&m)), "no\n").await;
+    assert_eq!(no.code, Some(1), "{}", no.dump());
+    assert!(
+        no.stdout.contains("Only `yes` will be accepted"),
+        "{}",
+        no.dump()
+    );
+    assert!(
+        no.stdout.contains("Apply cancelled; nothing was changed."),
+        "{}",
+        no.dump()
+    );
+    assert_eq!(
+        env.arm_mutations() - before,
+        planning,
+        "nothing written without a yes"
+    );
+
+    let yes = on_a_terminal(&env, &format!("apply {}", s(&m)), "yes\n").await;
+    assert_eq!(yes.code, Some(0), "{}", yes.dump());
+    assert!(yes.stdout.contains("Applied `ux`"), "{}", yes.dump());
+    assert!(env.arm_mutations() > before);
+
+    // --auto-approve on a terminal, and any run without a terminal, never ask.
+    env.reset().await;
+    let auto = on_a_terminal(&env, &format!("apply --auto-approve {}", s(&m)), "").await;
+    assert_eq!(auto.code, Some(0), "{}", auto.dump());
+    assert!(!auto.stdout.contains("Only `yes`"), "{}", auto.dump());
+    env.reset().await;
+    let piped = env.keyless_human(&["apply", s(&m)], &[]).await;
+    piped.expect_code(0);
+    assert!(!piped.stderr.contains("Only `yes`"), "{}", piped.dump());
+}

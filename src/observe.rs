@@ -4,12 +4,17 @@
 //! deployments list (or 1 checkDomainAvailability when absent, plus one subscription-wide list
 //! of soft-deleted accounts shared by all absent accounts); per VM 1 GET; per scope 1 role-
 //! assignment list. Nothing grows with the number of principals.
+//!
+//! The reads run in phases, one after the other, each phase `parallelism` requests at a time:
+//! resource groups, accounts (then the soft-deleted list and subdomain checks for absent ones),
+//! VMs, role assignments at every scope that exists.
 
 use crate::azure::arm::Arm;
 use crate::azure::error::AzureError;
 use crate::model::*;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// Reads what Azure has for `desired`, `parallelism` requests at a time.
 pub async fn observe(
@@ -19,27 +24,63 @@ pub async fn observe(
 ) -> Result<Observed, AzureError> {
     let parallelism = parallelism.max(1);
     let mut o = Observed::default();
+    o.resource_groups
+        .extend(resource_groups(arm, desired, parallelism).await?);
+    accounts(arm, desired, parallelism, &mut o.accounts).await?;
+    o.vms.extend(vms(arm, desired, parallelism).await?);
+    let existing = existing_scopes(desired, &o);
+    o.assignments
+        .extend(assignments(arm, existing, parallelism).await?);
+    Ok(o)
+}
 
-    let rgs: Vec<(String, Option<ObservedRg>)> =
-        stream::iter(desired.resource_groups.iter().map(|rg| async move {
-            Ok::<_, AzureError>((
-                rg.name.to_ascii_lowercase(),
-                arm.get_resource_group(&rg.name).await?,
-            ))
-        }))
+/// Runs `reads` at most `parallelism` at a time; the first error wins. Results come in the
+/// order they finish.
+async fn concurrently<T, F>(
+    reads: impl IntoIterator<Item = F>,
+    parallelism: usize,
+) -> Result<Vec<T>, AzureError>
+where
+    F: Future<Output = Result<T, AzureError>>,
+{
+    stream::iter(reads)
         .buffer_unordered(parallelism)
         .try_collect()
-        .await?;
-    o.resource_groups.extend(rgs);
+        .await
+}
 
+/// One GET per resource group, by lower-cased name.
+async fn resource_groups(
+    arm: &Arm,
+    desired: &Desired,
+    parallelism: usize,
+) -> Result<Vec<(String, Option<ObservedRg>)>, AzureError> {
+    let reads = desired.resource_groups.iter().map(|rg| async move {
+        Ok((
+            rg.name.to_ascii_lowercase(),
+            arm.get_resource_group(&rg.name).await?,
+        ))
+    });
+    concurrently(reads, parallelism).await
+}
+
+/// (subdomain available, reason) of an absent account, as the subdomain check answers.
+type Subdomain = (bool, Option<String>);
+
+/// One GET per account; for the absent ones, the soft-deleted list (once) and a subdomain check
+/// each. Inserts every account's state into `out`, by account key.
+async fn accounts(
+    arm: &Arm,
+    desired: &Desired,
+    parallelism: usize,
+    out: &mut BTreeMap<String, ObservedAccount>,
+) -> Result<(), AzureError> {
+    let reads = desired.accounts.iter().map(|a| async move {
+        let live = arm.get_account(&a.resource_group, &a.name).await?;
+        Ok((key(&a.resource_group, &a.name), live, a))
+    });
     let accounts: Vec<(String, Option<LiveAccount>, &AccountSpec)> =
-        stream::iter(desired.accounts.iter().map(|a| async move {
-            let live = arm.get_account(&a.resource_group, &a.name).await?;
-            Ok::<_, AzureError>((key(&a.resource_group, &a.name), live, a))
-        }))
-        .buffer_unordered(parallelism)
-        .try_collect()
-        .await?;
+        concurrently(reads, parallelism).await?;
 
     let any_missing = accounts.iter().any(|(_, live, _)| live.is_none());
     let deleted = if any_missing {
@@ -52,33 +93,7 @@ pub async fn observe(
         .filter(|(k, l, _)| l.is_none() && !deleted.contains_key(k))
         .map(|(_, _, a)| *a)
         .collect();
-    // A subdomain that is taken may have been taken by this very account, created since it was
-    // read (a concurrent apply of the same manifest): read it again before calling it taken.
-    /// (account key, (subdomain available, reason), the account if it exists after all).
-    type Availability = (String, (bool, Option<String>), Option<LiveAccount>);
-    let availability: Vec<Availability> = stream::iter(missing.into_iter().map(|a| async move {
-        let k = key(&a.resource_group, &a.name);
-        let available = arm.check_subdomain(&a.custom_subdomain, &a.kind).await?;
-        let appeared = if available.0 {
-            None
-        } else {
-            arm.get_account(&a.resource_group, &a.name).await?
-        };
-        Ok::<_, AzureError>((k, available, appeared))
-    }))
-    .buffer_unordered(parallelism)
-    .try_collect()
-    .await?;
-    let mut appeared: BTreeMap<String, LiveAccount> = BTreeMap::new();
-    let availability: BTreeMap<String, (bool, Option<String>)> = availability
-        .into_iter()
-        .map(|(k, available, live)| {
-            if let Some(l) = live {
-                appeared.insert(k.clone(), l);
-            }
-            (k, available)
-        })
-        .collect();
+    let (availability, mut appeared) = subdomains(arm, missing, parallelism).await?;
     for (k, live, _) in accounts {
         let live = live.or_else(|| appeared.remove(&k));
         let state = match (live, deleted.get(&k)) {
@@ -94,21 +109,65 @@ pub async fn observe(
                 }
             }
         };
-        o.accounts.insert(k, state);
+        out.insert(k, state);
     }
+    Ok(())
+}
 
-    let vms: Vec<(String, Option<ObservedVm>)> =
-        stream::iter(desired.vm_identities.iter().map(|vm| async move {
-            Ok::<_, AzureError>((vm.key(), arm.get_vm(&vm.resource_group, &vm.name).await?))
-        }))
-        .buffer_unordered(parallelism)
-        .try_collect()
-        .await?;
-    o.vms.extend(vms);
+/// Checks the subdomain of every `missing` account. Returns the answers by account key, and the
+/// accounts found to exist after all (by key).
+///
+/// A subdomain that is taken may have been taken by this very account, created since it was
+/// read (a concurrent apply of the same manifest): it is read again before being called taken.
+async fn subdomains(
+    arm: &Arm,
+    missing: Vec<&AccountSpec>,
+    parallelism: usize,
+) -> Result<(BTreeMap<String, Subdomain>, BTreeMap<String, LiveAccount>), AzureError> {
+    /// (account key, the subdomain check's answer, the account if it exists after all).
+    type Availability = (String, Subdomain, Option<LiveAccount>);
+    let reads = missing.into_iter().map(|a| async move {
+        let k = key(&a.resource_group, &a.name);
+        let available = arm.check_subdomain(&a.custom_subdomain, &a.kind).await?;
+        let appeared = if available.0 {
+            None
+        } else {
+            arm.get_account(&a.resource_group, &a.name).await?
+        };
+        Ok((k, available, appeared))
+    });
+    let availability: Vec<Availability> = concurrently(reads, parallelism).await?;
+    let mut appeared: BTreeMap<String, LiveAccount> = BTreeMap::new();
+    let availability: BTreeMap<String, Subdomain> = availability
+        .into_iter()
+        .map(|(k, available, live)| {
+            if let Some(l) = live {
+                appeared.insert(k.clone(), l);
+            }
+            (k, available)
+        })
+        .collect();
+    Ok((availability, appeared))
+}
 
-    // One list per scope that exists (a scope that is about to be created has no assignments).
-    // With prune, every account and resource group of the manifest is listed too: an owned
-    // assignment at a scope no remaining entry names must still be found to be pruned.
+/// One GET per VM, by VM key.
+async fn vms(
+    arm: &Arm,
+    desired: &Desired,
+    parallelism: usize,
+) -> Result<Vec<(String, Option<ObservedVm>)>, AzureError> {
+    let reads = desired
+        .vm_identities
+        .iter()
+        .map(|vm| async move { Ok((vm.key(), arm.get_vm(&vm.resource_group, &vm.name).await?)) });
+    concurrently(reads, parallelism).await
+}
+
+/// The scopes whose role assignments must be listed, as written (trailing `/` trimmed): one per
+/// scope that exists (a scope that is about to be created has no assignments). With prune, every
+/// account and resource group of the manifest is listed too: an owned assignment at a scope no
+/// remaining entry names must still be found to be pruned.
+fn existing_scopes(desired: &Desired, o: &Observed) -> Vec<String> {
     let mut scopes: BTreeMap<String, String> = desired
         .assignments
         .iter()
@@ -130,23 +189,25 @@ pub async fn observe(
             scopes.entry(s.to_ascii_lowercase()).or_insert(s);
         }
     }
-    let existing: Vec<String> = scopes
+    scopes
         .into_values()
-        .filter(|s| scope_exists(s, desired, &o))
-        .collect();
-    let lists: Vec<(String, Vec<ObservedAssignment>)> =
-        stream::iter(existing.into_iter().map(|s| async move {
-            let mut list = arm.list_assignments_at(&s).await?;
-            list.sort();
-            Ok::<_, AzureError>((s.to_ascii_lowercase(), list))
-        }))
-        .buffer_unordered(parallelism)
-        .try_collect()
-        .await?;
-    o.assignments.extend(lists);
-    Ok(o)
+        .filter(|s| scope_exists(s, desired, o))
+        .collect()
 }
 
+/// One role-assignment list per scope, sorted, by lower-cased scope.
+async fn assignments(
+    arm: &Arm,
+    scopes: Vec<String>,
+    parallelism: usize,
+) -> Result<Vec<(String, Vec<ObservedAssignment>)>, AzureError> {
+    let reads = scopes.into_iter().map(|s| async move {
+        let mut list = arm.list_assignments_at(&s).await?;
+        list.sort();
+        Ok((s.to_ascii_lowercase(), list))
+    });
+    concurrently(reads, parallelism).await
+}
 /// Whether a scope exists according to what was just observed (unknown scopes are assumed to).
 fn scope_exists(scope: &str, desired: &Desired, o: &Observed) -> bool {
     let s = scope.to_ascii_lowercase();

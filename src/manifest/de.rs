@@ -323,14 +323,6 @@ impl<'de> NodeDe<'de> {
     }
 }
 
-macro_rules! deserialize_number {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-            self.deserialize_any(visitor)
-        }
-    )*};
-}
-
 impl<'de> de::Deserializer<'de> for NodeDe<'de> {
     type Error = DeError;
 
@@ -353,10 +345,9 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         Self::located(span, &path, r)
     }
 
-    deserialize_number! {
-        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
-        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
-        deserialize_u128 deserialize_f32 deserialize_f64 deserialize_bytes deserialize_byte_buf
+    // Scalars resolve themselves (YAML 1.2 core schema) in `deserialize_any`; so does a unit.
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 bytes byte_buf unit unit_struct
     }
 
     fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -396,18 +387,6 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         } else {
             visitor.visit_some(self)
         }
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_any(visitor)
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_any(visitor)
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(

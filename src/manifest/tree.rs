@@ -349,21 +349,8 @@ impl MarkedEventReceiver for Builder<'_> {
         let at = self.byte(&mark);
         match ev {
             Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
-            Event::DocumentStart => {
-                self.documents += 1;
-                if self.documents > 1 {
-                    let span = one_char(self.text, at);
-                    self.stop(Finding::new(ProblemKind::MultipleDocuments, span));
-                }
-            }
-            Event::Alias(id) => {
-                let Some(node) = self.anchors.get(&id).cloned() else {
-                    return;
-                };
-                if self.charge(node.count(), node.head) {
-                    self.attach(node);
-                }
-            }
+            Event::DocumentStart => self.document_start(at),
+            Event::Alias(id) => self.alias(id),
             Event::Scalar(value, style, anchor, tag) => {
                 let node = self.scalar(value, style, tag, &mark);
                 if self.charge(1, node.span) {
@@ -390,86 +377,124 @@ impl MarkedEventReceiver for Builder<'_> {
                     seen: HashMap::new(),
                 });
             }
-            Event::SequenceEnd => {
-                let Some(Frame::Seq {
-                    start,
-                    flow,
-                    anchor,
-                    items,
-                }) = self.stack.pop()
-                else {
-                    return;
-                };
-                let last_end = items.last().map_or(start + 1, |n| n.span.end);
-                let end = if flow && self.byte_at(at) == Some(b']') {
-                    at + 1
-                } else {
-                    last_end
-                };
-                let span = Span::new(start, end.min(self.text.len()));
-                let head = if flow {
-                    self.first_line(span)
-                } else {
-                    items.first().map_or(span, |n| n.head)
-                };
-                let node = Node {
-                    kind: NodeKind::Seq(items),
-                    span,
-                    head,
-                    interpolated: false,
-                };
-                if self.charge(1, head) {
-                    self.finish(node, anchor);
-                }
+            Event::SequenceEnd => self.sequence_end(at),
+            Event::MappingEnd => self.mapping_end(at),
+        }
+    }
+}
+
+/// One handler per event that needs more than a line (dispatched from `on_event`).
+impl Builder<'_> {
+    /// A manifest file is one document: a second one stops the parse.
+    fn document_start(&mut self, at: usize) {
+        self.documents += 1;
+        if self.documents > 1 {
+            let span = one_char(self.text, at);
+            self.stop(Finding::new(ProblemKind::MultipleDocuments, span));
+        }
+    }
+
+    /// Expands `*id` to a copy of its anchored node, charged node by node against the limit.
+    fn alias(&mut self, id: usize) {
+        let Some(node) = self.anchors.get(&id).cloned() else {
+            return;
+        };
+        if self.charge(node.count(), node.head) {
+            self.attach(node);
+        }
+    }
+
+    /// Closes the innermost sequence, whose end event is at byte `at`.
+    fn sequence_end(&mut self, at: usize) {
+        let Some(Frame::Seq {
+            start,
+            flow,
+            anchor,
+            items,
+        }) = self.stack.pop()
+        else {
+            return;
+        };
+        let last_end = items.last().map_or(start + 1, |n| n.span.end);
+        let span = self.collection_span(start, flow, at, b']', last_end);
+        let head = if flow {
+            self.first_line(span)
+        } else {
+            items.first().map_or(span, |n| n.head)
+        };
+        self.close(NodeKind::Seq(items), span, head, anchor);
+    }
+
+    /// Closes the innermost mapping, whose end event is at byte `at`.
+    fn mapping_end(&mut self, at: usize) {
+        let Some(Frame::Map {
+            start,
+            flow,
+            anchor,
+            entries,
+            ..
+        }) = self.stack.pop()
+        else {
+            return;
+        };
+        let start = start.unwrap_or(at);
+        let last_end = entries
+            .last()
+            .map_or(start + 1, |e| e.value.span.end.max(e.key_span.end));
+        let span = self.collection_span(start, flow, at, b'}', last_end);
+        let head = self.mapping_head(span, flow, entries.first());
+        self.close(NodeKind::Map(entries), span, head, anchor);
+    }
+
+    /// The span of a collection from `start`: up to its closing bracket `close` when it is a flow
+    /// collection ending at `at`, else up to `last_end`, the end of its last element.
+    fn collection_span(
+        &self,
+        start: usize,
+        flow: bool,
+        at: usize,
+        close: u8,
+        last_end: usize,
+    ) -> Span {
+        let end = if flow && self.byte_at(at) == Some(close) {
+            at + 1
+        } else {
+            last_end
+        };
+        Span::new(start, end.min(self.text.len()))
+    }
+
+    /// Where diagnostics about a mapping point: the whole of a one-line flow mapping, else its
+    /// first entry (`key: scalar` on one line, or just the key), else its first line.
+    fn mapping_head(&self, span: Span, flow: bool, first: Option<&Entry>) -> Span {
+        if flow && !self.text[span.start..span.end].contains('\n') {
+            span
+        } else if let Some(first) = first {
+            let same_line_scalar = matches!(first.value.kind, NodeKind::Scalar { .. })
+                && !self.text[first.key_span.start..first.value.span.end.max(first.key_span.end)]
+                    .contains('\n');
+            // (An aliased value's span is its anchor's, elsewhere in the file.)
+            let value_follows_key = first.value.span.start >= first.key_span.end;
+            if same_line_scalar && value_follows_key && !first.value.span.is_empty() {
+                first.key_span.cover(first.value.span)
+            } else {
+                first.key_span
             }
-            Event::MappingEnd => {
-                let Some(Frame::Map {
-                    start,
-                    flow,
-                    anchor,
-                    entries,
-                    ..
-                }) = self.stack.pop()
-                else {
-                    return;
-                };
-                let start = start.unwrap_or(at);
-                let last_end = entries
-                    .last()
-                    .map_or(start + 1, |e| e.value.span.end.max(e.key_span.end));
-                let end = if flow && self.byte_at(at) == Some(b'}') {
-                    at + 1
-                } else {
-                    last_end
-                };
-                let span = Span::new(start, end.min(self.text.len()));
-                let head = if flow && !self.text[span.start..span.end].contains('\n') {
-                    span
-                } else if let Some(first) = entries.first() {
-                    let same_line_scalar = matches!(first.value.kind, NodeKind::Scalar { .. })
-                        && !self.text
-                            [first.key_span.start..first.value.span.end.max(first.key_span.end)]
-                            .contains('\n');
-                    // (An aliased value's span is its anchor's, elsewhere in the file.)
-                    let value_follows_key = first.value.span.start >= first.key_span.end;
-                    if same_line_scalar && value_follows_key && !first.value.span.is_empty() {
-                        first.key_span.cover(first.value.span)
-                    } else {
-                        first.key_span
-                    }
-                } else {
-                    self.first_line(span)
-                };
-                let node = Node {
-                    kind: NodeKind::Map(entries),
-                    span,
-                    head,
-                    interpolated: false,
-                };
-                if self.charge(1, head) {
-                    self.finish(node, anchor);
-                }
-            }
+        } else {
+            self.first_line(span)
+        }
+    }
+
+    /// Makes a closed collection a node, charges it against the limit and hands it on.
+    fn close(&mut self, kind: NodeKind, span: Span, head: Span, anchor: usize) {
+        let node = Node {
+            kind,
+            span,
+            head,
+            interpolated: false,
+        };
+        if self.charge(1, head) {
+            self.finish(node, anchor);
         }
     }
 }

@@ -5,8 +5,9 @@
 //! value, found through the [`SpanIndex`]), so one run surfaces everything to fix.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 
-use super::error::{Finding, Named, ProblemKind, RefTarget, SubdomainRule, WarningKind};
+use super::error::{Finding, Hint, Named, ProblemKind, RefTarget, SubdomainRule, WarningKind};
 use super::model::{
     AccountSpec, Manifest, PrincipalRef, RoleAssignmentSpec, ScopeRef, Tags, OWNERSHIP_TAG_KEY,
     SUPPORTED_VERSION,
@@ -65,12 +66,29 @@ struct Checker<'a> {
     report: Report,
 }
 
-const MANIFEST_NAME_RULE: &str = "use 1-63 characters of a-z, 0-9 and '-'";
-const RG_NAME_RULE: &str =
-    "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'";
-const ACCOUNT_NAME_RULE: &str = "use 2-64 letters, digits and '-', starting with a letter or digit";
-const DEPLOYMENT_NAME_RULE: &str = "use 2-64 letters, digits, '-', '_' or '.'";
-const VM_NAME_RULE: &str = "use 1-64 characters without spaces";
+/// The naming rule of each kind of declared name: the check, and the words that tell the user
+/// how to comply.
+fn naming_rule(what: Named) -> (fn(&str) -> bool, &'static str) {
+    match what {
+        Named::Manifest => (
+            valid_manifest_name,
+            "use 1-63 characters of a-z, 0-9 and '-'",
+        ),
+        Named::ResourceGroup => (
+            valid_rg_name,
+            "use 1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.'",
+        ),
+        Named::Account => (
+            valid_account_name,
+            "use 2-64 letters, digits and '-', starting with a letter or digit",
+        ),
+        Named::Deployment => (
+            valid_deployment_name,
+            "use 2-64 letters, digits, '-', '_' or '.'",
+        ),
+        Named::ManagedIdentity => (valid_vm_name, "use 1-64 characters without spaces"),
+    }
+}
 
 fn valid_manifest_name(s: &str) -> bool {
     (1..=63).contains(&s.len())
@@ -95,6 +113,10 @@ fn valid_deployment_name(s: &str) -> bool {
     (2..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn valid_vm_name(s: &str) -> bool {
+    !(s.is_empty() || s.len() > 64 || s.contains(char::is_whitespace))
 }
 
 fn valid_api_version(s: &str) -> bool {
@@ -166,6 +188,56 @@ impl Checker<'_> {
         self.report.errors.push(Finding::new(kind, at).also(first));
     }
 
+    /// Reports `value` (a `what` name, at `at`) when it breaks the naming rule of its kind.
+    fn name_rule(&mut self, what: Named, value: &str, at: Span) {
+        let (valid, rule) = naming_rule(what);
+        if !valid(value) {
+            self.error(
+                ProblemKind::InvalidName {
+                    what,
+                    value: value.to_owned(),
+                    rule,
+                },
+                at,
+            );
+        }
+    }
+
+    /// Remembers where `key` was first seen; when it was seen before, reports `duplicate()` at
+    /// `at`, pointing at the first occurrence too.
+    fn unique<K: Eq + Hash>(
+        &mut self,
+        seen: &mut HashMap<K, Span>,
+        key: K,
+        at: Span,
+        duplicate: impl FnOnce() -> ProblemKind,
+    ) {
+        match seen.get(&key) {
+            Some(&first) => self.duplicate(duplicate(), at, first),
+            None => {
+                seen.insert(key, at);
+            }
+        }
+    }
+
+    /// The checks every declared name gets: its naming rule, then uniqueness among its kind
+    /// (case-insensitive, as Azure compares names).
+    fn declared_name(
+        &mut self,
+        what: Named,
+        name: &str,
+        at: Span,
+        seen: &mut HashMap<String, Span>,
+    ) {
+        self.name_rule(what, name, at);
+        self.unique(seen, name.to_lowercase(), at, || {
+            ProblemKind::DuplicateName {
+                what,
+                name: name.to_owned(),
+            }
+        });
+    }
+
     fn top_level(&mut self) {
         let m = self.m;
         if m.version != SUPPORTED_VERSION {
@@ -176,16 +248,7 @@ impl Checker<'_> {
                 self.at("version"),
             );
         }
-        if !valid_manifest_name(&m.name) {
-            self.error(
-                ProblemKind::InvalidName {
-                    what: Named::Manifest,
-                    value: m.name.clone(),
-                    rule: MANIFEST_NAME_RULE,
-                },
-                self.at("name"),
-            );
-        }
+        self.name_rule(Named::Manifest, &m.name, self.at("name"));
         if !is_guid(&m.subscription) {
             self.error(
                 ProblemKind::InvalidGuid {
@@ -247,28 +310,7 @@ impl Checker<'_> {
         for (i, rg) in m.resource_groups.iter().enumerate() {
             let p = child_index("resourceGroups", i);
             let name_at = self.at(&child_key(&p, "name"));
-            if !valid_rg_name(&rg.name) {
-                self.error(
-                    ProblemKind::InvalidName {
-                        what: Named::ResourceGroup,
-                        value: rg.name.clone(),
-                        rule: RG_NAME_RULE,
-                    },
-                    name_at,
-                );
-            }
-            if let Some(&first) = seen.get(&rg.name.to_lowercase()) {
-                self.duplicate(
-                    ProblemKind::DuplicateName {
-                        what: Named::ResourceGroup,
-                        name: rg.name.clone(),
-                    },
-                    name_at,
-                    first,
-                );
-            } else {
-                seen.insert(rg.name.to_lowercase(), name_at);
-            }
+            self.declared_name(Named::ResourceGroup, &rg.name, name_at, &mut seen);
             if rg.location.is_empty() && m.location.is_none() {
                 let at = if self.spans.get(&child_key(&p, "location")).is_some() {
                     self.at(&child_key(&p, "location"))
@@ -294,28 +336,7 @@ impl Checker<'_> {
         for (i, a) in m.accounts.iter().enumerate() {
             let p = child_index("accounts", i);
             let name_at = self.at(&child_key(&p, "name"));
-            if !valid_account_name(&a.name) {
-                self.error(
-                    ProblemKind::InvalidName {
-                        what: Named::Account,
-                        value: a.name.clone(),
-                        rule: ACCOUNT_NAME_RULE,
-                    },
-                    name_at,
-                );
-            }
-            if let Some(&first) = names.get(&a.name.to_lowercase()) {
-                self.duplicate(
-                    ProblemKind::DuplicateName {
-                        what: Named::Account,
-                        name: a.name.clone(),
-                    },
-                    name_at,
-                    first,
-                );
-            } else {
-                names.insert(a.name.to_lowercase(), name_at);
-            }
+            self.declared_name(Named::Account, &a.name, name_at, &mut names);
 
             let rg = m.resource_group(&a.resource_group);
             if rg.is_none() {
@@ -405,28 +426,7 @@ impl Checker<'_> {
         for (j, d) in a.deployments.iter().enumerate() {
             let p = child_index(&child_key(account_path, "deployments"), j);
             let name_at = self.at(&child_key(&p, "name"));
-            if !valid_deployment_name(&d.name) {
-                self.error(
-                    ProblemKind::InvalidName {
-                        what: Named::Deployment,
-                        value: d.name.clone(),
-                        rule: DEPLOYMENT_NAME_RULE,
-                    },
-                    name_at,
-                );
-            }
-            if let Some(&first) = seen.get(&d.name.to_lowercase()) {
-                self.duplicate(
-                    ProblemKind::DuplicateName {
-                        what: Named::Deployment,
-                        name: d.name.clone(),
-                    },
-                    name_at,
-                    first,
-                );
-            } else {
-                seen.insert(d.name.to_lowercase(), name_at);
-            }
+            self.declared_name(Named::Deployment, &d.name, name_at, &mut seen);
             for (field, value, path) in [
                 ("model.name", &d.model.name, "model.name"),
                 ("model.version", &d.model.version, "model.version"),
@@ -453,39 +453,14 @@ impl Checker<'_> {
         for (i, mi) in self.m.managed_identities.iter().enumerate() {
             let p = child_index("managedIdentities", i);
             let vm_at = self.at(&child_key(&p, "vm"));
-            if mi.vm.is_empty() || mi.vm.len() > 64 || mi.vm.contains(char::is_whitespace) {
-                self.error(
-                    ProblemKind::InvalidName {
-                        what: Named::ManagedIdentity,
-                        value: mi.vm.clone(),
-                        rule: VM_NAME_RULE,
-                    },
-                    vm_at,
-                );
-            }
-            if !valid_rg_name(&mi.resource_group) {
-                self.error(
-                    ProblemKind::InvalidName {
-                        what: Named::ResourceGroup,
-                        value: mi.resource_group.clone(),
-                        rule: RG_NAME_RULE,
-                    },
-                    self.at(&child_key(&p, "resourceGroup")),
-                );
-            }
+            self.name_rule(Named::ManagedIdentity, &mi.vm, vm_at);
+            let rg_at = self.at(&child_key(&p, "resourceGroup"));
+            self.name_rule(Named::ResourceGroup, &mi.resource_group, rg_at);
             let key = (mi.vm.to_lowercase(), mi.resource_group.to_lowercase());
-            if let Some(&first) = seen.get(&key) {
-                self.duplicate(
-                    ProblemKind::DuplicateName {
-                        what: Named::ManagedIdentity,
-                        name: format!("{}/{}", mi.resource_group, mi.vm),
-                    },
-                    vm_at,
-                    first,
-                );
-            } else {
-                seen.insert(key, vm_at);
-            }
+            self.unique(&mut seen, key, vm_at, || ProblemKind::DuplicateName {
+                what: Named::ManagedIdentity,
+                name: format!("{}/{}", mi.resource_group, mi.vm),
+            });
         }
     }
 
@@ -520,23 +495,16 @@ impl Checker<'_> {
                 };
                 let key = (role.identity(), scope_key, identity);
                 let at = self.at(&pp);
-                match seen.get(&key) {
-                    Some(&first) => self.duplicate(
-                        ProblemKind::DuplicateRoleAssignment {
-                            role: match role {
-                                RoleRef::Builtin(b) => b.name.to_owned(),
-                                _ => ra.role.clone(),
-                            },
-                            scope: ra.scope.to_string(),
-                            principal: principal.to_string(),
+                self.unique(&mut seen, key, at, || {
+                    ProblemKind::DuplicateRoleAssignment {
+                        role: match role {
+                            RoleRef::Builtin(b) => b.name.to_owned(),
+                            _ => ra.role.clone(),
                         },
-                        at,
-                        first,
-                    ),
-                    None => {
-                        seen.insert(key, at);
+                        scope: ra.scope.to_string(),
+                        principal: principal.to_string(),
                     }
-                }
+                });
             }
         }
     }
@@ -622,28 +590,14 @@ impl Checker<'_> {
                 if upn || is_guid(upn_or_id) {
                     Some(format!("user:{}", upn_or_id.to_lowercase()))
                 } else {
-                    self.error(
-                        ProblemKind::InvalidPrincipal {
-                            kind: "user",
-                            value: upn_or_id.clone(),
-                            rule: "use a UPN (name@domain) or an object id GUID",
-                        },
-                        value_at,
-                    );
-                    None
+                    let rule = "use a UPN (name@domain) or an object id GUID";
+                    self.invalid_principal("user", upn_or_id, rule, value_at)
                 }
             }
             PrincipalRef::Group { name_or_id } => {
                 if name_or_id.trim().is_empty() {
-                    self.error(
-                        ProblemKind::InvalidPrincipal {
-                            kind: "group",
-                            value: name_or_id.clone(),
-                            rule: "use the group's display name or object id GUID",
-                        },
-                        value_at,
-                    );
-                    None
+                    let rule = "use the group's display name or object id GUID";
+                    self.invalid_principal("group", name_or_id, rule, value_at)
                 } else {
                     Some(format!("group:{}", name_or_id.to_lowercase()))
                 }
@@ -652,80 +606,105 @@ impl Checker<'_> {
                 if is_guid(app_or_object_id) {
                     Some(format!("sp:{}", app_or_object_id.to_lowercase()))
                 } else {
-                    self.error(
-                        ProblemKind::InvalidPrincipal {
-                            kind: "servicePrincipal",
-                            value: app_or_object_id.clone(),
-                            rule: "use the application (client) id or object id GUID",
-                        },
-                        value_at,
-                    );
-                    None
+                    let rule = "use the application (client) id or object id GUID";
+                    self.invalid_principal("servicePrincipal", app_or_object_id, rule, value_at)
                 }
             }
             PrincipalRef::Vm {
                 name,
                 resource_group,
-            } => {
-                let matches: Vec<&str> = self
+            } => self.vm_principal(name, resource_group.as_deref(), value_at),
+        }
+    }
+
+    /// Reports a principal `value` of `kind` that breaks `rule`; there is no identity to return.
+    fn invalid_principal(
+        &mut self,
+        kind: &'static str,
+        value: &str,
+        rule: &'static str,
+        at: Span,
+    ) -> Option<String> {
+        self.error(
+            ProblemKind::InvalidPrincipal {
+                kind,
+                value: value.to_owned(),
+                rule,
+            },
+            at,
+        );
+        None
+    }
+
+    /// A `vm:` principal must name exactly one declared managed identity (narrowed by its
+    /// resource group when given); returns its identity key.
+    fn vm_principal(
+        &mut self,
+        name: &str,
+        resource_group: Option<&str>,
+        at: Span,
+    ) -> Option<String> {
+        let matches: Vec<&str> = self
+            .m
+            .managed_identities
+            .iter()
+            .filter(|mi| mi.vm.eq_ignore_ascii_case(name))
+            .filter(|mi| match resource_group {
+                Some(rg) => rg.eq_ignore_ascii_case(&mi.resource_group),
+                None => true,
+            })
+            .map(|mi| mi.resource_group.as_str())
+            .collect();
+        match matches.as_slice() {
+            [rg] => Some(format!("vm:{}/{}", rg.to_lowercase(), name.to_lowercase())),
+            [] => {
+                self.error(
+                    ProblemKind::UnknownReference {
+                        target: RefTarget::ManagedIdentity,
+                        name: match resource_group {
+                            Some(rg) => format!("{rg}/{name}"),
+                            None => name.to_owned(),
+                        },
+                        hint: self.unknown_vm_hint(name, resource_group),
+                    },
+                    at,
+                );
+                None
+            }
+            several => {
+                self.error(
+                    ProblemKind::AmbiguousVm {
+                        name: name.to_owned(),
+                        resource_groups: several.iter().map(|s| (*s).to_owned()).collect(),
+                    },
+                    at,
+                );
+                None
+            }
+        }
+    }
+
+    /// The suggestion for a `vm:` principal that names no declared managed identity.
+    fn unknown_vm_hint(&self, name: &str, resource_group: Option<&str>) -> Hint {
+        let candidates: Vec<String> = self
+            .m
+            .managed_identities
+            .iter()
+            .map(|mi| mi.vm.clone())
+            .collect();
+        match resource_group {
+            // The name exists, only the resource group is wrong: suggest that.
+            Some(rg) if candidates.iter().any(|c| c.eq_ignore_ascii_case(name)) => {
+                let rgs: Vec<&str> = self
                     .m
                     .managed_identities
                     .iter()
                     .filter(|mi| mi.vm.eq_ignore_ascii_case(name))
-                    .filter(|mi| match resource_group {
-                        Some(rg) => rg.eq_ignore_ascii_case(&mi.resource_group),
-                        None => true,
-                    })
                     .map(|mi| mi.resource_group.as_str())
                     .collect();
-                match matches.as_slice() {
-                    [rg] => Some(format!("vm:{}/{}", rg.to_lowercase(), name.to_lowercase())),
-                    [] => {
-                        let candidates: Vec<String> = self
-                            .m
-                            .managed_identities
-                            .iter()
-                            .map(|mi| mi.vm.clone())
-                            .collect();
-                        let hint = match resource_group {
-                            // The name exists, only the resource group is wrong: suggest that.
-                            Some(rg) if candidates.iter().any(|c| c.eq_ignore_ascii_case(name)) => {
-                                let rgs: Vec<&str> = self
-                                    .m
-                                    .managed_identities
-                                    .iter()
-                                    .filter(|mi| mi.vm.eq_ignore_ascii_case(name))
-                                    .map(|mi| mi.resource_group.as_str())
-                                    .collect();
-                                suggest::hint(rg, rgs.iter().copied())
-                            }
-                            _ => suggest::hint(name, candidates.iter().map(String::as_str)),
-                        };
-                        self.error(
-                            ProblemKind::UnknownReference {
-                                target: RefTarget::ManagedIdentity,
-                                name: match resource_group {
-                                    Some(rg) => format!("{rg}/{name}"),
-                                    None => name.clone(),
-                                },
-                                hint,
-                            },
-                            value_at,
-                        );
-                        None
-                    }
-                    several => {
-                        self.error(
-                            ProblemKind::AmbiguousVm {
-                                name: name.clone(),
-                                resource_groups: several.iter().map(|s| (*s).to_owned()).collect(),
-                            },
-                            value_at,
-                        );
-                        None
-                    }
-                }
+                suggest::hint(rg, rgs.iter().copied())
             }
+            _ => suggest::hint(name, candidates.iter().map(String::as_str)),
         }
     }
 

@@ -51,23 +51,30 @@ fn compare(expected_path: &Path, actual: &str) -> Option<String> {
     }
 }
 
-#[test]
-fn bad_manifests_render_exactly_as_expected() {
-    let files = entries("tests/manifests/bad", false);
-    assert!(files.len() >= 20, "the bad corpus went missing: {files:?}");
+/// Loads each of `inputs` (a file or a directory), which must fail, and compares the rendered
+/// diagnostics with its `.expected` file. Returns the failures.
+fn bad_inputs_mismatches(inputs: Vec<PathBuf>) -> Vec<String> {
     let mut failures = Vec::new();
-    for file in files {
-        let rendered = match load(std::slice::from_ref(&file), &test_env()) {
+    for input in inputs {
+        let rendered = match load(std::slice::from_ref(&input), &test_env()) {
             Ok(_) => {
-                failures.push(format!("{} loaded but must not", file.display()));
+                failures.push(format!("{} loaded but must not", input.display()));
                 continue;
             }
             Err(e) => render(&e),
         };
-        if let Some(f) = compare(&file.with_extension("expected"), &rendered) {
+        if let Some(f) = compare(&input.with_extension("expected"), &rendered) {
             failures.push(f);
         }
     }
+    failures
+}
+
+#[test]
+fn bad_manifests_render_exactly_as_expected() {
+    let files = entries("tests/manifests/bad", false);
+    assert!(files.len() >= 20, "the bad corpus went missing: {files:?}");
+    let failures = bad_inputs_mismatches(files);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
@@ -75,19 +82,7 @@ fn bad_manifests_render_exactly_as_expected() {
 fn bad_directories_render_exactly_as_expected() {
     let dirs = entries("tests/manifests/bad-dir", true);
     assert!(!dirs.is_empty());
-    let mut failures = Vec::new();
-    for dir in dirs {
-        let rendered = match load(std::slice::from_ref(&dir), &test_env()) {
-            Ok(_) => {
-                failures.push(format!("{} loaded but must not", dir.display()));
-                continue;
-            }
-            Err(e) => render(&e),
-        };
-        if let Some(f) = compare(&dir.with_extension("expected"), &rendered) {
-            failures.push(f);
-        }
-    }
+    let failures = bad_inputs_mismatches(dirs);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 

@@ -10,9 +10,8 @@ use crate::manifest::*;
 
 const HEADER: &str = "version: 1\nname: team-alpha\nsubscription: 00000000-0000-0000-0000-000000000001\nlocation: eastus\n";
 
-const RG_ACCOUNT: &str = "resourceGroups:
-  - name: rg-a
-accounts:
+/// Account `oai-a` in `rg-a` with deployment `chat`: what [`with`] adds after `rg-a` itself.
+const ACCOUNT_A: &str = "accounts:
   - name: oai-a
     resourceGroup: rg-a
     customSubdomain: a-contoso
@@ -50,13 +49,41 @@ fn problem(src: &str) -> (ProblemKind, String) {
 }
 
 fn with(extra: &str) -> String {
-    format!("{HEADER}{RG_ACCOUNT}{extra}")
+    format!("{HEADER}resourceGroups:\n  - name: rg-a\n{ACCOUNT_A}{extra}")
 }
 
 fn assignment(role: &str, scope: &str, principals: &str) -> String {
     with(&format!(
         "roleAssignments:\n  - role: {role}\n    scope: {scope}\n    principals:\n{principals}"
     ))
+}
+
+/// `role` granted on account `oai-a` to the caller (`self`).
+fn role_on_a(role: &str) -> String {
+    assignment(role, "{ account: oai-a }", "      - self\n")
+}
+
+/// `Reader` granted on `scope` to the caller (`self`).
+fn reader_at(scope: &str) -> String {
+    assignment("Reader", scope, "      - self\n")
+}
+
+/// `Reader` granted on account `oai-a` to `principals` (list items, indented six spaces).
+fn reader_for(principals: &str) -> String {
+    assignment("Reader", "{ account: oai-a }", principals)
+}
+
+/// Asserts that `src` has exactly one problem: a reference to an undeclared `target`, written as
+/// `at`, with `suggestion` as its "did you mean".
+#[track_caller]
+fn assert_unknown_reference(src: &str, target: RefTarget, at: &str, suggestion: &str) {
+    let (kind, written) = problem(src);
+    assert_eq!(written, at);
+    assert!(
+        matches!(&kind, ProblemKind::UnknownReference { target: t, .. } if *t == target),
+        "{kind:?}"
+    );
+    assert_eq!(did_you_mean(&kind), Some(suggestion));
 }
 
 fn did_you_mean(kind: &ProblemKind) -> Option<&str> {
@@ -74,30 +101,20 @@ fn did_you_mean(kind: &ProblemKind) -> Option<&str> {
 
 #[test]
 fn defaults_are_applied() {
-    let src = "version: 1
-name: team-alpha
-subscription: 00000000-0000-0000-0000-000000000001
-location: eastus
-tags: { team: alpha, env: dev }
+    let src = format!(
+        "{HEADER}tags: {{ team: alpha, env: dev }}
 resourceGroups:
   - name: rg-a
-    tags: { env: prod }
-accounts:
-  - name: oai-a
-    resourceGroup: rg-a
-    customSubdomain: a-contoso
-    deployments:
-      - name: chat
-        model: { name: gpt-4o-mini, version: \"2024-07-18\" }
-        sku: { name: GlobalStandard, capacity: 10 }
-managedIdentities:
-  - { vm: agent, resourceGroup: rg-ci }
+    tags: {{ env: prod }}
+{ACCOUNT_A}managedIdentities:
+  - {{ vm: agent, resourceGroup: rg-ci }}
 roleAssignments:
   - role: Cognitive Services OpenAI User
-    scope: { account: oai-a }
-    principals: [ { vm: agent } ]
-";
-    let m = ok(src).manifest;
+    scope: {{ account: oai-a }}
+    principals: [ {{ vm: agent }} ]
+"
+    );
+    let m = ok(&src).manifest;
     let rg = &m.resource_groups[0];
     assert_eq!(rg.location, "eastus");
     assert_eq!(rg.tags["team"], "alpha");
@@ -275,14 +292,10 @@ fn unknown_keys_suggest_the_closest_key_of_that_object() {
     assert!(matches!(&kind, ProblemKind::UnknownKey { object, .. } if object == "verify"));
     assert_eq!(did_you_mean(&kind), Some("apiVersion"));
 
-    let (kind, _) = problem(&assignment(
-        "Reader",
-        "{ account: oai-a }",
-        "      - usr: a@b.c\n",
-    ));
+    let (kind, _) = problem(&reader_for("      - usr: a@b.c\n"));
     assert_eq!(did_you_mean(&kind), Some("user"));
 
-    let (kind, at) = problem(&assignment("Reader", "{ acount: oai-a }", "      - self\n"));
+    let (kind, at) = problem(&reader_at("{ acount: oai-a }"));
     assert_eq!(at, "acount");
     assert!(matches!(kind, ProblemKind::UnknownKey { .. }));
     assert_eq!(did_you_mean(&kind), Some("account"));
@@ -516,16 +529,12 @@ accounts:
 #[test]
 fn dangling_resource_group_reference_suggests_a_declared_one() {
     let src = format!("{HEADER}resourceGroups: [ {{ name: rg-team-alpha }} ]\naccounts:\n  - {{ name: oai-a, resourceGroup: rg-team-alfa, customSubdomain: a-contoso }}\nverify: {{ enabled: false }}\n");
-    let (kind, at) = problem(&src);
-    assert_eq!(at, "rg-team-alfa");
-    assert!(matches!(
-        kind,
-        ProblemKind::UnknownReference {
-            target: RefTarget::ResourceGroup,
-            ..
-        }
-    ));
-    assert_eq!(did_you_mean(&kind), Some("rg-team-alpha"));
+    assert_unknown_reference(
+        &src,
+        RefTarget::ResourceGroup,
+        "rg-team-alfa",
+        "rg-team-alpha",
+    );
 }
 
 #[test]
@@ -536,42 +545,16 @@ fn subdomain_rules_point_at_the_offending_character() {
             &format!("customSubdomain: {s}"),
         )
     };
-    let (kind, at) = problem(&sub("team_alpha"));
-    assert_eq!(at, "_");
-    assert!(matches!(
-        kind,
-        ProblemKind::InvalidSubdomain {
-            rule: SubdomainRule::Character,
-            ..
-        }
-    ));
-    let (kind, at) = problem(&sub("-team"));
-    assert_eq!(at, "-");
-    assert!(matches!(
-        kind,
-        ProblemKind::InvalidSubdomain {
-            rule: SubdomainRule::LeadingHyphen,
-            ..
-        }
-    ));
-    let (kind, _) = problem(&sub("team-"));
-    assert!(matches!(
-        kind,
-        ProblemKind::InvalidSubdomain {
-            rule: SubdomainRule::TrailingHyphen,
-            ..
-        }
-    ));
+    // The rule broken, and the text under the label.
+    let broken = |s: &str| match problem(&sub(s)) {
+        (ProblemKind::InvalidSubdomain { rule, .. }, at) => (rule, at),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(broken("team_alpha"), (SubdomainRule::Character, "_".into()));
+    assert_eq!(broken("-team"), (SubdomainRule::LeadingHyphen, "-".into()));
+    assert_eq!(broken("team-").0, SubdomainRule::TrailingHyphen);
     let long = "a".repeat(65);
-    let (kind, at) = problem(&sub(&long));
-    assert_eq!(at, long);
-    assert!(matches!(
-        kind,
-        ProblemKind::InvalidSubdomain {
-            rule: SubdomainRule::Length,
-            ..
-        }
-    ));
+    assert_eq!(broken(&long), (SubdomainRule::Length, long.clone()));
     ok(&sub(&"a".repeat(64)));
 }
 
@@ -640,26 +623,15 @@ fn managed_identities_must_be_unique() {
 
 #[test]
 fn role_rules() {
-    let (kind, at) = problem(&assignment(
-        "Contributer",
-        "{ account: oai-a }",
-        "      - self\n",
-    ));
+    let (kind, at) = problem(&role_on_a("Contributer"));
     assert_eq!(at, "Contributer");
     assert_eq!(did_you_mean(&kind), Some("Contributor"));
-    let (kind, _) = problem(&assignment(
+    let (kind, _) = problem(&role_on_a(
         "/providers/Microsoft.Authorization/roleDefinitions/not-a-guid",
-        "{ account: oai-a }",
-        "      - self\n",
     ));
     assert!(matches!(kind, ProblemKind::InvalidRoleId { .. }));
     // A custom role name far from every built-in is accepted (resolved online later).
-    let m = ok(&assignment(
-        "Team Alpha Caller",
-        "{ account: oai-a }",
-        "      - self\n",
-    ))
-    .manifest;
+    let m = ok(&role_on_a("Team Alpha Caller")).manifest;
     assert_eq!(
         m.role_assignments[0].role_ref(),
         Ok(RoleRef::Name("Team Alpha Caller".into()))
@@ -668,7 +640,7 @@ fn role_rules() {
 
 #[test]
 fn roles_without_data_actions_warn() {
-    let loaded = ok(&assignment("Owner", "{ account: oai-a }", "      - self\n"));
+    let loaded = ok(&role_on_a("Owner"));
     assert_eq!(loaded.warnings.len(), 1);
     let w = &loaded.warnings[0];
     assert_eq!(
@@ -679,53 +651,26 @@ fn roles_without_data_actions_warn() {
     );
     assert_eq!(&loaded.source[w.span.start..w.span.end], "Owner");
     assert!(render(w).contains("Cognitive Services OpenAI User"));
-    let loaded = ok(&assignment(
-        "Cognitive Services User",
-        "{ account: oai-a }",
-        "      - self\n",
-    ));
+    let loaded = ok(&role_on_a("Cognitive Services User"));
     assert!(loaded.warnings.is_empty());
 }
 
 #[test]
 fn scope_references_must_resolve() {
-    let (kind, at) = problem(&assignment(
-        "Reader",
-        "{ resourceGroup: rg-b }",
-        "      - self\n",
-    ));
-    assert_eq!(at, "rg-b");
-    assert!(matches!(
-        kind,
-        ProblemKind::UnknownReference {
-            target: RefTarget::ResourceGroup,
-            ..
-        }
-    ));
-    assert_eq!(did_you_mean(&kind), Some("rg-a"));
-    let (kind, at) = problem(&assignment(
-        "Reader",
-        "{ account: oai-b }",
-        "      - self\n",
-    ));
-    assert_eq!(at, "oai-b");
-    assert_eq!(did_you_mean(&kind), Some("oai-a"));
-    let (kind, at) = problem(&assignment(
-        "Reader",
-        "{ account: a, resourceGroup: b }",
-        "      - self\n",
-    ));
+    let src = reader_at("{ resourceGroup: rg-b }");
+    assert_unknown_reference(&src, RefTarget::ResourceGroup, "rg-b", "rg-a");
+    let src = reader_at("{ account: oai-b }");
+    assert_unknown_reference(&src, RefTarget::Account, "oai-b", "oai-a");
+    let (kind, at) = problem(&reader_at("{ account: a, resourceGroup: b }"));
     assert_eq!(at, "scope");
     assert!(matches!(kind, ProblemKind::NotSingleKey { count: 2, .. }));
-    let (kind, _) = problem(&assignment("Reader", "account", "      - self\n"));
+    let (kind, _) = problem(&reader_at("account"));
     assert!(matches!(kind, ProblemKind::WrongType { .. }), "{kind:?}");
 }
 
 #[test]
 fn principal_rules() {
-    let ps = problems(&assignment(
-        "Reader",
-        "{ account: oai-a }",
+    let ps = problems(&reader_for(
         "      - user: alice\n      - servicePrincipal: my-app\n      - group: \"\"\n      - me\n",
     ));
     // Typed parsing stops at the first shape error (`me`), so check shapes separately.
@@ -733,9 +678,7 @@ fn principal_rules() {
     assert!(matches!(ps[0].0, ProblemKind::InvalidValue { .. }));
     assert_eq!(ps[0].1, "me");
 
-    let ps = problems(&assignment(
-        "Reader",
-        "{ account: oai-a }",
+    let ps = problems(&reader_for(
         "      - user: alice\n      - servicePrincipal: my-app\n      - group: \"\"\n",
     ));
     let kinds: Vec<(&'static str, &str)> = ps
@@ -754,21 +697,13 @@ fn principal_rules() {
         ]
     );
 
-    let (kind, _) = problem(&assignment(
-        "Reader",
-        "{ account: oai-a }",
-        "      - { user: a@b.c, group: g }\n",
-    ));
+    let (kind, _) = problem(&reader_for("      - { user: a@b.c, group: g }\n"));
     assert!(
         matches!(kind, ProblemKind::Invalid { ref message } if message.contains("exactly one"))
     );
-    let (_, at) = problem(&assignment(
-        "Reader",
-        "{ account: oai-a }",
-        "      - []\n      - self\n",
-    ));
+    let (_, at) = problem(&reader_for("      - []\n      - self\n"));
     assert_eq!(at, "[]");
-    let (kind, _) = problem(&assignment("Reader", "{ account: oai-a }", "      []\n"));
+    let (kind, _) = problem(&reader_for("      []\n"));
     assert_eq!(
         kind,
         ProblemKind::EmptyList {
@@ -780,7 +715,7 @@ fn principal_rules() {
 #[test]
 fn vm_principals_must_name_a_managed_identity() {
     let mis = "managedIdentities:\n  - { vm: runner, resourceGroup: rg-east }\n  - { vm: runner, resourceGroup: rg-west }\n  - { vm: builder, resourceGroup: rg-east }\n";
-    let src = |p: &str| format!("{}{mis}", assignment("Reader", "{ account: oai-a }", p));
+    let src = |p: &str| format!("{}{mis}", reader_for(p));
     let (kind, at) = problem(&src("      - vm: biulder\n"));
     assert_eq!(at, "biulder");
     assert_eq!(did_you_mean(&kind), Some("builder"));
@@ -835,25 +770,13 @@ fn duplicate_role_assignments_compare_resolved_roles_and_principals() {
         "points at the first assignment too"
     );
     // Same principal under a different role or scope is fine.
-    ok(&assignment(
-        "Cognitive Services OpenAI User",
-        "{ account: oai-a }",
-        "      - self\n",
-    ));
+    ok(&role_on_a("Cognitive Services OpenAI User"));
 }
 
 #[test]
 fn verify_rules() {
-    let (kind, at) = problem(&with("verify:\n  deployment: caht\n"));
-    assert_eq!(at, "caht");
-    assert!(matches!(
-        kind,
-        ProblemKind::UnknownReference {
-            target: RefTarget::Deployment,
-            ..
-        }
-    ));
-    assert_eq!(did_you_mean(&kind), Some("chat"));
+    let src = with("verify:\n  deployment: caht\n");
+    assert_unknown_reference(&src, RefTarget::Deployment, "caht", "chat");
     let (kind, _) = problem(&with("verify:\n  apiVersion: latest\n"));
     assert!(matches!(kind, ProblemKind::InvalidApiVersion { .. }));
     let loaded = ok(HEADER);
@@ -1130,7 +1053,7 @@ fn every_principal_form_in_the_schema_is_accepted() {
     let forms = "      - self\n      - user: alice@contoso.com\n      - group: devs\n      - servicePrincipal: 00000000-0000-0000-0000-000000000009\n      - vm: agent\n";
     let src = format!(
         "{}managedIdentities: [ {{ vm: agent, resourceGroup: rg-ci }} ]\n",
-        assignment("Reader", "{ account: oai-a }", forms)
+        reader_for(forms)
     );
     let ps = &ok(&src).manifest.role_assignments[0].principals;
     assert_eq!(ps.len(), 5);
@@ -1150,11 +1073,7 @@ fn every_principal_form_in_the_schema_is_accepted() {
     // The map form with a resource group is accepted too (separately: it duplicates `vm: agent`).
     let src = format!(
         "{}managedIdentities: [ {{ vm: agent, resourceGroup: rg-ci }} ]\n",
-        assignment(
-            "Reader",
-            "{ account: oai-a }",
-            "      - { vm: agent, resourceGroup: rg-ci }\n"
-        )
+        reader_for("      - { vm: agent, resourceGroup: rg-ci }\n")
     );
     ok(&src);
 }

@@ -50,7 +50,8 @@ async fn without_a_terminal_long_waits_say_they_are_still_going() {
 async fn logs_at_every_level_show_requests_and_never_a_secret_or_token() {
     let env = Env::with(&WorldOpts::default()).await;
     let m = manifest(&env);
-    let levels: [(&[&str], &[(&str, &str)]); 5] = [
+    type Level<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+    let levels: [Level; 5] = [
         (&["-v"], &[]),
         (&["-vv"], &[]),
         (&[], &[("KEYLESS_LOG", "trace")]),

@@ -37,7 +37,7 @@ pub struct Ctx {
     /// Managed-identity endpoint secrets handed to VM children: secret → host.
     pub msi_hosts: Mutex<HashMap<String, MsiHost>>,
     /// Managed-identity token cache (`principal|resource` → token), as the platform caches.
-    pub msi_cache: Mutex<HashMap<String, crate::services::entra::Issued>>,
+    pub msi_cache: Mutex<HashMap<String, crate::tokens::Issued>>,
     /// Request log and counters.
     pub obs: Observer,
     /// Injected faults.

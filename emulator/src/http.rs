@@ -174,3 +174,12 @@ impl Resp {
             .map(|(_, v)| v.as_str())
     }
 }
+
+/// The answer for a path nothing serves.
+pub fn not_found(req: &Req) -> Resp {
+    Resp {
+        status: 404,
+        headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+        body: Bytes::from(format!("404 Not Found: {} {}\n", req.method, req.path)),
+    }
+}

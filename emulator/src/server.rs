@@ -178,7 +178,7 @@ async fn handle_http(
         Outcome::Reset => 0,
     };
     let entry = LogEntry {
-        time: auth::iso_time(arrived),
+        time: crate::timefmt::iso_time(arrived),
         unix: arrived,
         method: meta.method.clone(),
         path: meta.path.clone(),

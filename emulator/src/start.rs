@@ -140,7 +140,7 @@ impl Emulator {
                 } else {
                     SigningKey::process_shared()?
                 };
-                (keys, seed_state(&cfg.world, now), true)
+                (keys, State::seed(&cfg.world, now), true)
             }
         };
         let persister = cfg
@@ -173,18 +173,6 @@ impl Emulator {
             temp_dir,
         })
     }
-}
-
-/// The state a world starts as: the directory, then ARM (which may create VM identities), then
-/// group memberships that name those identities.
-pub fn seed_state(world: &World, now: f64) -> State {
-    let mut state = State {
-        directory: crate::model::directory::Directory::from_world(world),
-        ..Default::default()
-    };
-    crate::model::arm::seed(&mut state, world, now);
-    state.directory.resolve_pending_members();
-    state
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StartError> {

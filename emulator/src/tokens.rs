@@ -301,6 +301,19 @@ pub fn decode_unverified(token: &str) -> Option<(serde_json::Value, serde_json::
     ))
 }
 
+/// A minted access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The JWT.
+    pub token: String,
+    /// `exp` (unix seconds).
+    pub exp: i64,
+    /// `nbf` (unix seconds).
+    pub nbf: i64,
+    /// Seconds until expiry.
+    pub expires_in: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

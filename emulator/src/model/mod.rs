@@ -8,6 +8,7 @@ pub mod arm;
 pub mod directory;
 pub mod rbac;
 
+use crate::world::World;
 use serde::{Deserialize, Serialize};
 
 /// The whole emulated world: the directory (Entra ID) and ARM.
@@ -17,4 +18,19 @@ pub struct State {
     pub directory: directory::Directory,
     /// Subscriptions and everything under them, plus role definitions/assignments.
     pub arm: arm::ArmState,
+}
+
+impl State {
+    /// The state a world starts as (at start without a state file, and on admin reset): the
+    /// directory, then ARM (which may create VM identities), then group memberships that name
+    /// those identities.
+    pub fn seed(world: &World, now: f64) -> State {
+        let mut state = State {
+            directory: directory::Directory::from_world(world),
+            ..Default::default()
+        };
+        arm::seed(&mut state, world, now);
+        state.directory.resolve_pending_members();
+        state
+    }
 }

@@ -130,7 +130,7 @@ fn state(ctx: &Ctx) -> Resp {
 /// from the world file too.
 pub fn reset(ctx: &Ctx) -> Resp {
     let now = ctx.now();
-    let fresh = crate::start::seed_state(&ctx.world, now);
+    let fresh = crate::model::State::seed(&ctx.world, now);
     *ctx.state.lock() = fresh;
     *ctx.timing.write() = ctx.world.timing.clone();
     let _ = ctx.faults.lock().set(ctx.world.faults.clone(), now);

@@ -8,7 +8,7 @@
 use crate::auth;
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
-use crate::model::arm::deployments::{self, ModelApi};
+use crate::model::arm::accounts::deployments::{self, ModelApi};
 use crate::model::rbac::{self, Decision, Principal};
 use parking_lot::Mutex;
 use serde_json::{json, Value};

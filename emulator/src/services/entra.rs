@@ -8,11 +8,11 @@
 //! certificate assertion is accepted when its `x5t` names a thumbprint registered on the app
 //! (the emulator holds thumbprints, not public keys).
 
-use crate::auth::iso_time;
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
 use crate::model::directory::{Directory, SpKind};
-use crate::tokens::{v1_issuer, Claims};
+use crate::timefmt::{aad_time, iso_time};
+use crate::tokens::{v1_issuer, Claims, Issued};
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -64,7 +64,7 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
             900561,
             "The endpoint only accepts POST requests. The emulator implements only the client credentials grant.",
         ),
-        _ => crate::router::not_found(&req),
+        _ => crate::http::not_found(&req),
     }
 }
 
@@ -497,24 +497,6 @@ fn authenticate_client<'a>(
         "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
         auds.join(",")
     )))
-}
-
-/// `2024-01-01T00:00:00.0000000Z`, the way Entra prints times in AADSTS messages.
-fn aad_time(unix: f64) -> String {
-    iso_time(unix).replace('Z', ".0000000Z")
-}
-
-/// A minted access token.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The JWT.
-    pub token: String,
-    /// `exp` (unix seconds).
-    pub exp: i64,
-    /// `nbf` (unix seconds).
-    pub nbf: i64,
-    /// Seconds until expiry.
-    pub expires_in: i64,
 }
 
 /// Mints a v1 app-only access token for service principal `oid` (an application's or a managed

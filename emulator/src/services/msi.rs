@@ -48,7 +48,7 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
             }
             token(ctx, &req, &h, Style::Imds)
         }
-        _ => crate::router::not_found(&req),
+        _ => crate::http::not_found(&req),
     }
 }
 

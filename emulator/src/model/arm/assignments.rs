@@ -86,7 +86,7 @@ impl RoleAssignment {
 
 /// `2024-01-01T00:00:00.0000000Z`, as Authorization writes times.
 pub fn ts(t: f64) -> String {
-    let base = crate::auth::iso_time(t);
+    let base = crate::timefmt::iso_time(t);
     let frac = ((t.fract() * 1e7) as u64).min(9_999_999);
     format!("{}.{frac:07}Z", base.trim_end_matches('Z'))
 }

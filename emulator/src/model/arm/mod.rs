@@ -8,7 +8,6 @@
 pub mod accounts;
 pub mod api_versions;
 pub mod assignments;
-pub mod deployments;
 pub mod errors;
 pub mod identities;
 pub mod ids;

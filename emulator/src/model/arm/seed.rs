@@ -2,11 +2,12 @@
 //! user-assigned identities, VMs (creating their identities' service principals), accounts and
 //! deployments, soft-deleted accounts, subdomains held elsewhere, and role assignments.
 
+use super::accounts::deployments::{catalogue_entry, Deployment};
 use super::accounts::{Account, DeletedAccount};
 use super::assignments::RoleAssignment;
-use super::deployments::{catalogue_entry, Deployment};
 use super::identities::UserAssignedIdentity;
-use super::resource_groups::{normalize_location, ResourceGroup};
+use super::ids::normalize_location;
+use super::resource_groups::ResourceGroup;
 use super::vms::{Vm, VmIdentity};
 use super::{ids, roles, ArmState, Settings, Subscription};
 use crate::model::State;

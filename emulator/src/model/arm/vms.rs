@@ -172,7 +172,7 @@ impl Vm {
                 "diagnosticsProfile": {"bootDiagnostics": {"enabled": true}},
                 "extensionsTimeBudget": "PT1H30M",
                 "provisioningState": self.provisioning_state(now),
-                "timeCreated": crate::auth::iso_time(self.created_at),
+                "timeCreated": crate::timefmt::iso_time(self.created_at),
             },
         });
         if !self.overlay.is_null() {

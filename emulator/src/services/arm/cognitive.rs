@@ -5,10 +5,11 @@ use super::common::{list, retry_after, Cx, Out};
 use super::monitors;
 use super::resources::method_not_allowed;
 use crate::http::Resp;
+use crate::model::arm::accounts::deployments;
 use crate::model::arm::accounts::{self, AccountInput, PutOutcome, WriteContext};
 use crate::model::arm::errors::ArmError;
 use crate::model::arm::operations::{OpKind, Operation};
-use crate::model::arm::{deployments, ids, resource_groups, subdomain};
+use crate::model::arm::{ids, resource_groups, subdomain};
 use crate::model::State;
 use serde_json::{json, Value};
 
@@ -365,7 +366,7 @@ pub fn deleted(cx: &Cx<'_>, st: &mut State, sub: &str, loc: &str, rg: &str, name
         st,
         OpKind::AccountPurge,
         sub,
-        &resource_groups::normalize_location(loc),
+        &ids::normalize_location(loc),
         &id,
         cx.now + d,
     );

@@ -75,7 +75,7 @@ pub fn identity(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) ->
             let location = body
                 .get("location")
                 .and_then(Value::as_str)
-                .map(resource_groups::normalize_location)
+                .map(ids::normalize_location)
                 .ok_or_else(|| {
                     ArmError::new(
                         400,

@@ -2,12 +2,12 @@
 //! (202 while running; then the result, 204, or the error envelope).
 
 use super::common::{Cx, Out};
-use crate::auth::iso_time;
 use crate::http::Resp;
 use crate::model::arm::errors::ArmError;
 use crate::model::arm::ids;
 use crate::model::arm::operations::{OpKind, OpStatus, Operation};
 use crate::model::State;
+use crate::timefmt::iso_time;
 use serde_json::json;
 
 /// Finds an operation of this subscription (404 when unknown).

@@ -1,8 +1,8 @@
 //! Model deployments of an account (2024-10-01): the model catalogue, create/update as a
 //! long-running operation, delete, and the one-write-at-a-time rule (behaviour notes §6.4).
 
-use super::accounts::{iso, Account};
-use super::errors::ArmError;
+use super::{iso, Account};
+use crate::model::arm::errors::ArmError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -314,9 +314,9 @@ pub fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::super::accounts::{put as put_account, AccountInput, WriteContext};
-    use super::super::ArmState;
+    use super::super::{put as put_account, AccountInput, WriteContext};
     use super::*;
+    use crate::model::arm::ArmState;
 
     fn account() -> Account {
         let mut s = ArmState::default();

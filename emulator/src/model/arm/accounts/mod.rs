@@ -5,11 +5,13 @@
 //! the custom subdomain is globally unique and immutable; a deleted account keeps its name and
 //! subdomain for 48 hours; re-creating it needs `restore: true`.
 
-use super::deployments::Deployment;
+pub mod deployments;
+
 use super::errors::ArmError;
-use super::resource_groups::normalize_location;
+use super::ids::{self, normalize_location};
 use super::subdomain::{self, Unavailable};
-use super::{ids, ArmState};
+use super::ArmState;
+use deployments::Deployment;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -222,7 +224,7 @@ impl DeletedAccount {
 
 /// RFC 3339 time as Cognitive Services writes it.
 pub fn iso(t: f64) -> String {
-    crate::auth::iso_time(t)
+    crate::timefmt::iso_time(t)
 }
 
 /// What the client sent in an account PUT.
@@ -451,18 +453,7 @@ pub fn put(
         state.accounts.push(a);
         return Ok((PutOutcome::Restored, state.accounts.len() - 1));
     }
-    let location = input
-        .location
-        .as_deref()
-        .map(normalize_location)
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| {
-            ArmError::new(
-                400,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
+    let location = ids::required_location(input.location.as_deref())?;
     let kind = input
         .kind
         .clone()

@@ -2,6 +2,7 @@
 //! token signing keys and the clock.
 
 use crate::faults::FaultState;
+use crate::model::arm::run_command::RunSlots;
 use crate::model::State;
 use crate::observe::Observer;
 use crate::persist::Persister;
@@ -38,6 +39,9 @@ pub struct Ctx {
     pub msi_hosts: Mutex<HashMap<String, MsiHost>>,
     /// Managed-identity token cache (`principal|resource` → token), as the platform caches.
     pub msi_cache: Mutex<HashMap<String, crate::tokens::Issued>>,
+    /// Run Command children of this emulator and their outcomes (not persisted: see
+    /// [`RunSlots`]; cleared by an admin reset).
+    pub runs: RunSlots,
     /// Request log and counters.
     pub obs: Observer,
     /// Injected faults.
@@ -104,6 +108,7 @@ impl Ctx {
             clock_offset: Mutex::new(0.0),
             msi_hosts: Mutex::new(HashMap::new()),
             msi_cache: Mutex::new(HashMap::new()),
+            runs: RunSlots::default(),
             obs: Observer::default(),
             persister: p.persister,
             log_to_stderr: p.log_to_stderr,

@@ -125,8 +125,8 @@ fn state(ctx: &Ctx) -> Resp {
     Resp::json(200, &v)
 }
 
-/// Puts the emulator back to its world: state, timing, faults, throttling, managed-identity
-/// secrets and caches, counters and log. The state file (if any) is removed, so a restart seeds
+/// Puts the emulator back to its world: state (rate-limit windows included), timing, faults,
+/// throttling, managed-identity secrets and caches, Run Command slots, counters and log. The state file (if any) is removed, so a restart seeds
 /// from the world file too.
 pub fn reset(ctx: &Ctx) -> Resp {
     let now = ctx.now();
@@ -139,6 +139,7 @@ pub fn reset(ctx: &Ctx) -> Resp {
         .reconfigure(ctx.world.throttling.clone());
     ctx.msi_hosts.lock().clear();
     ctx.msi_cache.lock().clear();
+    ctx.runs.clear();
     ctx.obs.reset_counters();
     ctx.obs.clear_log();
     if let Some(p) = &ctx.persister {

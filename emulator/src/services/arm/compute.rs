@@ -177,6 +177,7 @@ pub fn run(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) -> Out 
     let env = crate::services::msi::vm_child_env(cx.ctx, &v.id(), &v.principal_ids(&st.arm));
     let min = cx.ctx.timing().run_command_min_duration.sample();
     runner::start(
+        &cx.ctx.runs,
         &op.id,
         v.is_windows(),
         input,

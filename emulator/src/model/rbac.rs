@@ -10,7 +10,7 @@ use crate::model::arm::{ids, roles};
 use crate::model::State;
 
 /// Who is asking: the token's object id and the transitive groups it carried.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal<'a> {
     /// Object id.
     pub oid: &'a str,

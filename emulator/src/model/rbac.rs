@@ -48,6 +48,26 @@ pub fn check(state: &State, now: f64, who: &Principal<'_>, action: &str, scope: 
     )
 }
 
+/// True when `who` (or one of its groups) holds an effective role assignment whose scope passes
+/// `scope_ok`, whatever the role: what ARM requires to see a subscription or to read role
+/// definitions at the root.
+pub fn holds_any(
+    state: &State,
+    now: f64,
+    who: &Principal<'_>,
+    scope_ok: impl Fn(&str) -> bool,
+) -> bool {
+    state.arm.role_assignments.iter().any(|a| {
+        a.effective_at <= now
+            && (a.principal_id.eq_ignore_ascii_case(who.oid)
+                || who
+                    .groups
+                    .iter()
+                    .any(|g| g.eq_ignore_ascii_case(&a.principal_id)))
+            && scope_ok(&a.scope)
+    })
+}
+
 /// Checks a data-plane action at `scope`.
 pub fn check_data(
     state: &State,

@@ -129,6 +129,12 @@ impl ArmState {
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(id))
     }
+
+    /// The subscription with this id, or 404 SubscriptionNotFound.
+    pub fn require_subscription(&self, id: &str) -> Result<&Subscription, errors::ArmError> {
+        self.subscription(id)
+            .ok_or_else(|| errors::ArmError::subscription_not_found(id))
+    }
 }
 
 pub use seed::seed;

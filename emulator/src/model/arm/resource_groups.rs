@@ -55,6 +55,16 @@ pub fn find<'a>(state: &'a ArmState, sub: &str, name: &str) -> Option<&'a Resour
         .find(|r| ids::eq(&r.subscription_id, sub) && ids::eq(&r.name, name))
 }
 
+/// The group, or 404 SubscriptionNotFound / ResourceGroupNotFound (checked in that order).
+pub fn require<'a>(
+    state: &'a ArmState,
+    sub: &str,
+    name: &str,
+) -> Result<&'a ResourceGroup, ArmError> {
+    state.require_subscription(sub)?;
+    find(state, sub, name).ok_or_else(|| ArmError::rg_not_found(name))
+}
+
 /// Validates a resource-group name (1–90 chars of letters, digits, `._-()`, not ending in `.`).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()

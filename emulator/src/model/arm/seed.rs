@@ -5,7 +5,7 @@
 use super::accounts::deployments::{catalogue_entry, Deployment};
 use super::accounts::{Account, DeletedAccount};
 use super::assignments::RoleAssignment;
-use super::identities::UserAssignedIdentity;
+use super::identities::{self, NewIdentity};
 use super::ids::normalize_location;
 use super::resource_groups::ResourceGroup;
 use super::vms::{Vm, VmIdentity};
@@ -73,20 +73,16 @@ pub fn seed(state: &mut State, world: &World, now: f64) {
                 "userAssignedIdentities",
                 &u.name,
             );
-            if super::identities::find(&arm, &id).is_none() {
-                let (pid, cid) = state
-                    .directory
-                    .create_managed_identity(&u.name, &id, now, 0.0);
-                arm.identities.push(UserAssignedIdentity {
-                    subscription_id: usub,
-                    resource_group: u.resource_group.clone(),
-                    name: u.name.clone(),
+            if identities::find(&arm, &id).is_none() {
+                let new = NewIdentity {
+                    subscription_id: &usub,
+                    resource_group: &u.resource_group,
+                    name: &u.name,
                     location: vm.location.clone(),
                     tags: Map::new(),
-                    principal_id: pid,
-                    client_id: cid,
-                    tenant_id: tenant.clone(),
-                });
+                    tenant_id: &tenant,
+                };
+                identities::create(&mut state.directory, &mut arm.identities, new, now, 0.0);
             }
             vm.identity.user_assigned.push(id);
         }

@@ -12,10 +12,7 @@ use crate::model::State;
 use serde_json::Value;
 
 fn vm_index(st: &State, sub: &str, rg: &str, name: &str) -> Result<usize, ArmError> {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
-    resource_groups::find(&st.arm, sub, rg).ok_or_else(|| ArmError::rg_not_found(rg))?;
+    resource_groups::require(&st.arm, sub, rg)?;
     vms::find(&st.arm, sub, rg, name).ok_or_else(|| {
         ArmError::resource_not_found(&format!("Microsoft.Compute/virtualMachines/{name}"), rg)
     })
@@ -118,9 +115,7 @@ fn update(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) -> Out {
 
 /// GET VMs of a resource group or subscription (`rg` `None`).
 pub fn list_vms(cx: &Cx<'_>, st: &State, sub: &str, rg: Option<&str>) -> Out {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     if let Some(rg) = rg {
         cx.authorize(st, "Microsoft.Compute/virtualMachines/read", &cx.req.path)?;
         resource_groups::find(&st.arm, sub, rg).ok_or_else(|| ArmError::rg_not_found(rg))?;

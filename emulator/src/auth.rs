@@ -59,26 +59,7 @@ impl Caller {
     }
 }
 
-/// Audiences ARM accepts (behaviour notes §3.2).
-pub const ARM_AUDIENCES: [&str; 4] = [
-    "https://management.core.windows.net/",
-    "https://management.core.windows.net",
-    "https://management.azure.com/",
-    "https://management.azure.com",
-];
-
-/// Audiences the Azure OpenAI data plane accepts.
-pub const COGNITIVE_AUDIENCES: [&str; 2] = [
-    "https://cognitiveservices.azure.com",
-    "https://cognitiveservices.azure.com/",
-];
-
-/// Audiences Microsoft Graph accepts.
-pub const GRAPH_AUDIENCES: [&str; 3] = [
-    "https://graph.microsoft.com",
-    "https://graph.microsoft.com/",
-    "00000003-0000-0000-c000-000000000000",
-];
+pub use crate::tokens::{ARM_AUDIENCES, COGNITIVE_AUDIENCES, GRAPH_AUDIENCES};
 
 /// Why a token was refused, independent of the surface's wire shape.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,8 @@
 pub mod arm;
 pub mod dataplane;
 pub mod directory;
+pub mod entra;
+pub mod msi;
 pub mod rbac;
 
 use crate::world::World;

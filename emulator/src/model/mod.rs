@@ -8,6 +8,7 @@ pub mod arm;
 pub mod dataplane;
 pub mod directory;
 pub mod entra;
+pub mod graph;
 pub mod msi;
 pub mod rbac;
 

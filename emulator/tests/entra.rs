@@ -32,6 +32,22 @@ async fn post_token(
     (status, r.json().await.expect("json body"))
 }
 
+/// Posts a token request that Entra must refuse with `status`, `error` and AADSTS `code`;
+/// returns the error body.
+async fn refused(
+    emu: &keyless_emulator::RunningEmulator,
+    tenant: &str,
+    form: &[(&str, &str)],
+    status: u16,
+    error: &str,
+    code: u64,
+) -> Value {
+    let (s, b) = post_token(emu, tenant, form).await;
+    assert_eq!(s, status, "{b}");
+    assert_aad(&b, error, code);
+    b
+}
+
 fn assert_aad(body: &Value, error: &str, code: u64) {
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
@@ -250,17 +266,18 @@ async fn token_endpoint_failures_have_azure_shapes() {
         f
     };
     // wrong secret → 401 invalid_client 7000215
-    let (s, b) = post_token(
+    let b = refused(
         &emu,
         TENANT,
         &with(&[("client_secret", "nope"), ("scope", ARM_SCOPE)]),
+        401,
+        "invalid_client",
+        7000215,
     )
     .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, "invalid_client", 7000215);
     assert!(b["error_description"].as_str().unwrap().contains(APP));
     // unknown application → 400 unauthorized_client 700016
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &[
@@ -269,52 +286,68 @@ async fn token_endpoint_failures_have_azure_shapes() {
             ("client_secret", "x"),
             ("scope", ARM_SCOPE),
         ],
+        400,
+        "unauthorized_client",
+        700016,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "unauthorized_client", 700016);
     // unknown tenant → 400 invalid_tenant 90002
-    let (s, b) = post_token(
+    refused(
         &emu,
         "00000000-dead-beef-0000-000000000000",
         &with(&[("client_secret", SECRET), ("scope", ARM_SCOPE)]),
+        400,
+        "invalid_tenant",
+        90002,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_tenant", 90002);
     // scope without /.default → 1002012
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &with(&[
             ("client_secret", SECRET),
             ("scope", "https://management.azure.com/user_impersonation"),
         ]),
+        400,
+        "invalid_scope",
+        1002012,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_scope", 1002012);
     // no credential → 401 7000218
-    let (s, b) = post_token(&emu, TENANT, &with(&[("scope", ARM_SCOPE)])).await;
-    assert_eq!(s, 401);
-    assert_aad(&b, "invalid_client", 7000218);
+    refused(
+        &emu,
+        TENANT,
+        &with(&[("scope", ARM_SCOPE)]),
+        401,
+        "invalid_client",
+        7000218,
+    )
+    .await;
     // missing scope → 900144
-    let (s, b) = post_token(&emu, TENANT, &with(&[("client_secret", SECRET)])).await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_request", 900144);
+    let b = refused(
+        &emu,
+        TENANT,
+        &with(&[("client_secret", SECRET)]),
+        400,
+        "invalid_request",
+        900144,
+    )
+    .await;
     assert!(b["error_description"].as_str().unwrap().contains("'scope'"));
     // unknown resource → 500011
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &with(&[
             ("client_secret", SECRET),
             ("scope", "https://vault.example/.default"),
         ]),
+        400,
+        "invalid_resource",
+        500011,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_resource", 500011);
     // the correlation id echoes client-request-id
     let r = client(&emu)
         .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.base_url()))

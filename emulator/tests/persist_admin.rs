@@ -134,25 +134,11 @@ async fn admin_views_counters_state_timing() {
         .send()
         .await
         .unwrap();
-    let counters: Value = c
-        .get(format!("{b}/_emulator/counters"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counters: Value = get_json(&c, format!("{b}/_emulator/counters")).await;
     assert_eq!(counters["tokenRequests"], 1);
     assert_eq!(counters["graphRequests"], 1);
     assert_eq!(counters["byRoute"]["entra"], 1);
-    let log: Value = c
-        .get(format!("{b}/_emulator/requests?route=graph"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = get_json(&c, format!("{b}/_emulator/requests?route=graph")).await;
     let entries = log["requests"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["method"], "GET");

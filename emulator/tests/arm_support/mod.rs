@@ -229,3 +229,20 @@ pub async fn list_keys(emu: &RunningEmulator, account: &str) -> (String, String)
     let key = |k: &str| r.body[k].as_str().expect("key").to_string();
     (key("key1"), key("key2"))
 }
+
+/// A GET with a bearer token (`path` may carry its own query).
+pub async fn get(emu: &RunningEmulator, token: &str, path: &str) -> R {
+    send(emu, token, "GET", path, None).await
+}
+
+/// A PUT of `{"location": "eastus"}` (a resource group or identity) with a bearer token.
+pub async fn put_location(emu: &RunningEmulator, token: &str, path: &str) -> R {
+    send(
+        emu,
+        token,
+        "PUT",
+        path,
+        Some(serde_json::json!({"location": "eastus"})),
+    )
+    .await
+}

@@ -64,16 +64,11 @@ async fn discovery_documents_and_jwks() {
     let emu = start().await;
     let c = client(&emu);
     let b = emu.base_url();
-    let v2: Value = c
-        .get(format!(
-            "{b}/{TENANT}/v2.0/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v2: Value = get_json(
+        &c,
+        format!("{b}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(
         v2["token_endpoint"],
         format!("{b}/{TENANT}/oauth2/v2.0/token")
@@ -95,23 +90,9 @@ async fn discovery_documents_and_jwks() {
         .await
         .unwrap();
     assert_eq!(by_domain.status(), 200);
-    let v1: Value = c
-        .get(format!("{b}/{TENANT}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1: Value = get_json(&c, format!("{b}/{TENANT}/.well-known/openid-configuration")).await;
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
-    let jwks: Value = c
-        .get(v2["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = get_json(&c, v2["jwks_uri"].as_str().unwrap()).await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["e"], "AQAB");
@@ -142,16 +123,9 @@ async fn discovery_documents_and_jwks() {
 async fn instance_discovery_answers_for_the_emulator_host() {
     let emu = start().await;
     let b = emu.base_url();
-    let r: Value = client(&emu)
-        .get(format!(
+    let r: Value = get_json(&client(&emu), format!(
             "{b}/common/discovery/instance?api-version=1.1&authorization_endpoint={b}/{TENANT}/oauth2/v2.0/authorize"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(
         r["tenant_discovery_endpoint"],
         format!("{b}/{TENANT}/v2.0/.well-known/openid-configuration")

@@ -102,7 +102,7 @@ pub async fn health(emu: &RunningEmulator) -> reqwest::Response {
 }
 
 /// GETs `url` without auth and parses the JSON body (admin views).
-pub async fn get_json(c: &reqwest::Client, url: String) -> serde_json::Value {
+pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
     c.get(url)
         .send()
         .await

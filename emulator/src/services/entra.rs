@@ -19,11 +19,7 @@ use serde_json::json;
 
 /// Handles an Entra ID request.
 pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
-    let segs: Vec<String> = req
-        .segments
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
+    let segs = req.lower_segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let tenant = req.segments.first().cloned().unwrap_or_default();
     match (req.method.as_str(), &segs[1..]) {

@@ -18,11 +18,7 @@ use serde_json::json;
 
 /// Handles `/msi/token` and `/imds/{secret}/metadata/identity/oauth2/token`.
 pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
-    let segs: Vec<String> = req
-        .segments
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
+    let segs = req.lower_segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["msi", "token"]) => {

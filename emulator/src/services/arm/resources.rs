@@ -4,7 +4,7 @@
 use super::common::{list, retry_after, Cx, Out};
 use crate::http::Resp;
 use crate::model::arm::errors::ArmError;
-use crate::model::arm::operations::{OpKind, OpStatus, Operation};
+use crate::model::arm::operations::{self, OpKind, OpStatus, Operation};
 use crate::model::arm::{ids, resource_groups};
 use crate::model::rbac;
 use crate::model::State;
@@ -188,18 +188,7 @@ pub fn group(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str) -> Out {
 
 /// GET /subscriptions/{s}/operationresults/{id}: 202 while the delete runs, then 200.
 pub fn operation_result(cx: &Cx<'_>, st: &State, sub: &str, id: &str) -> Out {
-    let op = st
-        .arm
-        .operations
-        .iter()
-        .find(|o| o.id.eq_ignore_ascii_case(id) && ids::eq(&o.subscription_id, sub))
-        .ok_or_else(|| {
-            ArmError::new(
-                404,
-                "NotFound",
-                format!("The operation '{id}' could not be found."),
-            )
-        })?;
+    let op = operations::find(&st.arm.operations, sub, id)?;
     Ok(match op.status(cx.now) {
         OpStatus::InProgress => Resp::empty(202)
             .with_header("location", cx.location_url(op))

@@ -185,16 +185,8 @@ fn guard_writes(account: &Account, now: f64) -> Result<(), ArmError> {
     Ok(())
 }
 
-/// PUT a deployment: `Ok(true)` created, `Ok(false)` updated. It provisions for `duration`.
-pub fn put(
-    account: &mut Account,
-    name: &str,
-    body: &Value,
-    now: f64,
-    duration: f64,
-) -> Result<bool, ArmError> {
-    settle(account, now);
-    guard_writes(account, now)?;
+/// The deployment's `sku`: name (default Standard) and capacity (default 1, never 0).
+fn sku(body: &Value) -> Result<(String, u32), ArmError> {
     let sku = body.get("sku").filter(|s| s.is_object()).ok_or_else(|| {
         ArmError::new(
             400,
@@ -219,11 +211,12 @@ pub fn put(
             "The capacity should be greater than 0.",
         ));
     }
-    let props = body
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    Ok((sku_name, capacity))
+}
+
+/// The catalogue model a deployment names: `(format, name, version)`, or 400
+/// DeploymentModelNotSupported.
+fn model(props: &Map<String, Value>) -> Result<(String, &'static str, &'static str), ArmError> {
     let model = props.get("model").cloned().unwrap_or(Value::Null);
     let format = model
         .get("format")
@@ -248,6 +241,26 @@ pub fn put(
             mversion.as_deref().unwrap_or(""),
         ));
     };
+    Ok((format, cname, cversion))
+}
+
+/// PUT a deployment: `Ok(true)` created, `Ok(false)` updated. It provisions for `duration`.
+pub fn put(
+    account: &mut Account,
+    name: &str,
+    body: &Value,
+    now: f64,
+    duration: f64,
+) -> Result<bool, ArmError> {
+    settle(account, now);
+    guard_writes(account, now)?;
+    let (sku_name, capacity) = sku(body)?;
+    let props = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let (format, cname, cversion) = model(&props)?;
     let mut extra = props.clone();
     for k in [
         "model",

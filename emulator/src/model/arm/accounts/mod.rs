@@ -411,48 +411,79 @@ pub fn put(
     expire_deleted(state, w.now);
     let wanted_sub = input.subdomain();
     if let Some(i) = find(state, w.sub, w.rg, w.name) {
-        let id = state.accounts[i].id();
-        let a = &state.accounts[i];
-        if !a.is_terminal(w.now) {
-            return Err(ArmError::account_state_invalid(
-                &id,
-                a.provisioning_state(w.now),
-            ));
-        }
-        check_subdomain_change(state, i, wanted_sub.as_deref())?;
-        let a = &mut state.accounts[i];
-        if let Some(s) = wanted_sub {
-            a.custom_subdomain = Some(s);
-        }
-        if let Some(d) = input.disable_local_auth() {
-            a.disable_local_auth = d;
-        }
-        if let Some(s) = &input.sku {
-            a.sku = s.clone();
-        }
-        a.tags = input.tags.clone().unwrap_or_default();
-        a.extra = input.extra();
-        if input.identity_type.is_some() {
-            a.identity_type = input.identity_type.clone();
-        }
-        a.version += 1;
-        return Ok((PutOutcome::Updated, i));
+        return update(state, i, w, input, wanted_sub);
     }
     if let Some(d) = find_deleted(state, w.sub, None, w.rg, w.name) {
-        let id = state.deleted_accounts[d].account.id();
-        if !input.restore() {
-            return Err(ArmError::flag_must_be_set_for_restore(&id));
-        }
-        let mut a = state.deleted_accounts.remove(d).account;
-        a.created_at = w.now;
-        a.ready_at = w.now + w.provisioning;
-        a.version += 1;
-        if let Some(t) = &input.tags {
-            a.tags = t.clone();
-        }
-        state.accounts.push(a);
-        return Ok((PutOutcome::Restored, state.accounts.len() - 1));
+        return restore(state, d, w, input);
     }
+    create(state, w, input, wanted_sub)
+}
+
+/// PUT over a live account: only in a terminal state; the subdomain may be set once.
+fn update(
+    state: &mut ArmState,
+    i: usize,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+    wanted_sub: Option<String>,
+) -> Result<(PutOutcome, usize), ArmError> {
+    let id = state.accounts[i].id();
+    let a = &state.accounts[i];
+    if !a.is_terminal(w.now) {
+        return Err(ArmError::account_state_invalid(
+            &id,
+            a.provisioning_state(w.now),
+        ));
+    }
+    check_subdomain_change(state, i, wanted_sub.as_deref())?;
+    let a = &mut state.accounts[i];
+    if let Some(s) = wanted_sub {
+        a.custom_subdomain = Some(s);
+    }
+    if let Some(d) = input.disable_local_auth() {
+        a.disable_local_auth = d;
+    }
+    if let Some(s) = &input.sku {
+        a.sku = s.clone();
+    }
+    a.tags = input.tags.clone().unwrap_or_default();
+    a.extra = input.extra();
+    if input.identity_type.is_some() {
+        a.identity_type = input.identity_type.clone();
+    }
+    a.version += 1;
+    Ok((PutOutcome::Updated, i))
+}
+
+/// PUT over a soft-deleted account: needs `restore: true`; provisions again.
+fn restore(
+    state: &mut ArmState,
+    d: usize,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+) -> Result<(PutOutcome, usize), ArmError> {
+    let id = state.deleted_accounts[d].account.id();
+    if !input.restore() {
+        return Err(ArmError::flag_must_be_set_for_restore(&id));
+    }
+    let mut a = state.deleted_accounts.remove(d).account;
+    a.created_at = w.now;
+    a.ready_at = w.now + w.provisioning;
+    a.version += 1;
+    if let Some(t) = &input.tags {
+        a.tags = t.clone();
+    }
+    state.accounts.push(a);
+    Ok((PutOutcome::Restored, state.accounts.len() - 1))
+}
+
+/// PUT of a new account: location, kind and a free, valid subdomain.
+fn create(
+    state: &mut ArmState,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+    wanted_sub: Option<String>,
+) -> Result<(PutOutcome, usize), ArmError> {
     let location = ids::required_location(input.location.as_deref())?;
     let kind = input
         .kind

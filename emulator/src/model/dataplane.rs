@@ -388,83 +388,107 @@ pub fn generate(op: Op, model: &str, body: &Value, now: f64) -> Result<Generated
     let filters = json!({"hate": {"filtered": false, "severity": "safe"}, "self_harm": {"filtered": false, "severity": "safe"}, "sexual": {"filtered": false, "severity": "safe"}, "violence": {"filtered": false, "severity": "safe"}});
     let id_suffix = uuid::Uuid::new_v4().simple().to_string()[..29].to_string();
     match op {
-        Op::Chat => {
-            let messages = body
-                .get("messages")
-                .and_then(Value::as_array)
-                .filter(|m| !m.is_empty())
-                .ok_or_else(|| invalid("'messages' is a required property", "messages"))?;
-            let prompt = words(&Value::Array(messages.clone())) + 3 * messages.len() as u32;
-            let (text, reason, out) = reply(max_tokens);
-            let choices: Vec<Value> = (0..n)
-                .map(|i| json!({"index": i, "message": {"role": "assistant", "content": text, "refusal": null}, "finish_reason": reason, "logprobs": null, "content_filter_results": filters}))
-                .collect();
-            let completion = out * n as u32;
-            Ok(Generated {
-                tokens: prompt + completion,
-                body: json!({
-                    "id": format!("chatcmpl-{id_suffix}"), "object": "chat.completion", "created": created, "model": model,
-                    "system_fingerprint": "fp_keyless", "choices": choices,
-                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-                    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filters}],
-                }),
-            })
-        }
-        Op::Completions => {
-            let prompt_v = body.get("prompt").cloned().unwrap_or(Value::Null);
-            let prompt = words(&prompt_v).max(1);
-            let (text, reason, out) = reply(max_tokens.or(Some(16)));
-            let choices: Vec<Value> = (0..n)
-                .map(|i| json!({"text": format!(" {text}"), "index": i, "finish_reason": reason, "logprobs": null, "content_filter_results": filters}))
-                .collect();
-            let completion = out * n as u32;
-            Ok(Generated {
-                tokens: prompt + completion,
-                body: json!({
-                    "id": format!("cmpl-{id_suffix}"), "object": "text_completion", "created": created, "model": model,
-                    "choices": choices,
-                    "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-                }),
-            })
-        }
-        Op::Embeddings => {
-            let input = body
-                .get("input")
-                .cloned()
-                .ok_or_else(|| invalid("'input' is a required property", "input"))?;
-            let items: Vec<Value> = match &input {
-                Value::Array(a) if a.iter().all(Value::is_string) => a.clone(),
-                other => vec![other.clone()],
-            };
-            let dims = body
-                .get("dimensions")
-                .and_then(Value::as_u64)
-                .unwrap_or(1536)
-                .clamp(1, 3072) as usize;
-            let data: Vec<Value> = items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let seed = item
-                        .to_string()
-                        .bytes()
-                        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
-                    let v: Vec<f64> = (0..dims)
-                        .map(|k| {
-                            (((seed.wrapping_add(k as u64 * 2654435761)) % 2000) as f64 / 1000.0)
-                                - 1.0
-                        })
-                        .collect();
-                    json!({"object": "embedding", "index": i, "embedding": v})
+        Op::Chat => chat(body, model, &id_suffix, created, n, max_tokens, &filters),
+        Op::Completions => completions(body, model, &id_suffix, created, n, max_tokens, &filters),
+        Op::Embeddings => embeddings(body, model),
+    }
+}
+
+/// A chat completion: `n` choices of the canned reply, usage counted in words.
+fn chat(
+    body: &Value,
+    model: &str,
+    id_suffix: &str,
+    created: u64,
+    n: usize,
+    max_tokens: Option<u64>,
+    filters: &Value,
+) -> Result<Generated, InvalidRequest> {
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| invalid("'messages' is a required property", "messages"))?;
+    let prompt = words(&Value::Array(messages.clone())) + 3 * messages.len() as u32;
+    let (text, reason, out) = reply(max_tokens);
+    let choices: Vec<Value> = (0..n)
+        .map(|i| json!({"index": i, "message": {"role": "assistant", "content": text, "refusal": null}, "finish_reason": reason, "logprobs": null, "content_filter_results": filters}))
+        .collect();
+    let completion = out * n as u32;
+    Ok(Generated {
+        tokens: prompt + completion,
+        body: json!({
+            "id": format!("chatcmpl-{id_suffix}"), "object": "chat.completion", "created": created, "model": model,
+            "system_fingerprint": "fp_keyless", "choices": choices,
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filters}],
+        }),
+    })
+}
+
+/// A text completion (default 16 tokens).
+fn completions(
+    body: &Value,
+    model: &str,
+    id_suffix: &str,
+    created: u64,
+    n: usize,
+    max_tokens: Option<u64>,
+    filters: &Value,
+) -> Result<Generated, InvalidRequest> {
+    let prompt_v = body.get("prompt").cloned().unwrap_or(Value::Null);
+    let prompt = words(&prompt_v).max(1);
+    let (text, reason, out) = reply(max_tokens.or(Some(16)));
+    let choices: Vec<Value> = (0..n)
+        .map(|i| json!({"text": format!(" {text}"), "index": i, "finish_reason": reason, "logprobs": null, "content_filter_results": filters}))
+        .collect();
+    let completion = out * n as u32;
+    Ok(Generated {
+        tokens: prompt + completion,
+        body: json!({
+            "id": format!("cmpl-{id_suffix}"), "object": "text_completion", "created": created, "model": model,
+            "choices": choices,
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+        }),
+    })
+}
+
+/// Deterministic embeddings per input (`dimensions`, default 1536).
+fn embeddings(body: &Value, model: &str) -> Result<Generated, InvalidRequest> {
+    let input = body
+        .get("input")
+        .cloned()
+        .ok_or_else(|| invalid("'input' is a required property", "input"))?;
+    let items: Vec<Value> = match &input {
+        Value::Array(a) if a.iter().all(Value::is_string) => a.clone(),
+        other => vec![other.clone()],
+    };
+    let dims = body
+        .get("dimensions")
+        .and_then(Value::as_u64)
+        .unwrap_or(1536)
+        .clamp(1, 3072) as usize;
+    let data: Vec<Value> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let seed = item
+                .to_string()
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+            let v: Vec<f64> = (0..dims)
+                .map(|k| {
+                    (((seed.wrapping_add(k as u64 * 2654435761)) % 2000) as f64 / 1000.0) - 1.0
                 })
                 .collect();
-            let prompt = words(&input).max(1);
-            Ok(Generated {
-                tokens: prompt,
-                body: json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}),
-            })
-        }
-    }
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .collect();
+    let prompt = words(&input).max(1);
+    Ok(Generated {
+        tokens: prompt,
+        body: json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": prompt, "total_tokens": prompt}}),
+    })
 }
 
 #[cfg(test)]

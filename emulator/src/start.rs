@@ -110,39 +110,11 @@ impl Emulator {
             None => Ca::generate()?,
         };
         let tls = ca.server_config()?;
-        let (ca_pem_path, temp_dir) = match &cfg.ca_out {
-            Some(p) => (std::path::absolute(p).unwrap_or_else(|_| p.clone()), None),
-            None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "keyless-emulator-{}-{}",
-                    std::process::id(),
-                    uuid::Uuid::new_v4().simple()
-                ));
-                std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
-                    what: format!("creating {}", dir.display()),
-                    source,
-                })?;
-                (dir.join("ca.pem"), Some(dir))
-            }
-        };
+        let (ca_pem_path, temp_dir) = ca_pem_location(&cfg)?;
         write_file(&ca_pem_path, ca.cert_pem.as_bytes())?;
 
         let now = crate::ctx::now_wall();
-        let loaded = match &cfg.state_file {
-            Some(p) => Persister::load(p)?,
-            None => None,
-        };
-        let (keys, state, fresh) = match loaded {
-            Some(snap) => (SigningKey::from_pem(&snap.signing_key)?, snap.state, false),
-            None => {
-                let keys = if cfg.dedicated_key {
-                    SigningKey::generate()?
-                } else {
-                    SigningKey::process_shared()?
-                };
-                (keys, State::seed(&cfg.world, now), true)
-            }
-        };
+        let (keys, state, fresh) = initial_state(&cfg, now)?;
         let persister = cfg
             .state_file
             .as_deref()
@@ -172,6 +144,46 @@ impl Emulator {
             task: Some(task),
             temp_dir,
         })
+    }
+}
+
+/// Where the CA PEM goes: `--ca-out`, else a private temp directory (returned so it is removed
+/// with the emulator).
+fn ca_pem_location(cfg: &EmulatorConfig) -> Result<(PathBuf, Option<PathBuf>), StartError> {
+    Ok(match &cfg.ca_out {
+        Some(p) => (std::path::absolute(p).unwrap_or_else(|_| p.clone()), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "keyless-emulator-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+                what: format!("creating {}", dir.display()),
+                source,
+            })?;
+            (dir.join("ca.pem"), Some(dir))
+        }
+    })
+}
+
+/// The signing key and state: from the state file when it exists, else a key (shared or
+/// dedicated) and the world's seed. The flag says whether the state is fresh (to be saved).
+fn initial_state(cfg: &EmulatorConfig, now: f64) -> Result<(SigningKey, State, bool), StartError> {
+    let loaded = match &cfg.state_file {
+        Some(p) => Persister::load(p)?,
+        None => None,
+    };
+    match loaded {
+        Some(snap) => Ok((SigningKey::from_pem(&snap.signing_key)?, snap.state, false)),
+        None => {
+            let keys = if cfg.dedicated_key {
+                SigningKey::generate()?
+            } else {
+                SigningKey::process_shared()?
+            };
+            Ok((keys, State::seed(&cfg.world, now), true))
+        }
     }
 }
 

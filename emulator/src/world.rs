@@ -738,30 +738,25 @@ impl World {
     }
 
     fn validate(&self, text: &str, file: &str) -> Result<(), WorldError> {
-        let err = |field: String, needle: &str, message: String| {
-            let (line, col) = locate(text, needle);
-            WorldError::Invalid {
-                file: file.to_string(),
-                line,
-                col,
-                field,
-                message,
-            }
-        };
+        let loc = Locator { text, file };
+        self.validate_ids(&loc)?;
+        self.validate_placement(&loc)?;
+        self.validate_references(&loc)?;
+        self.validate_faults(&loc)
+    }
+
+    /// The tenant id and every object id are GUIDs, and no object id is used twice.
+    fn validate_ids(&self, loc: &Locator<'_>) -> Result<(), WorldError> {
         if !is_guid(&self.tenant.id) {
-            return Err(err(
-                "tenant.id".into(),
-                &self.tenant.id,
-                "must be a GUID".into(),
-            ));
+            return Err(loc.err("tenant.id".into(), &self.tenant.id, "must be a GUID".into()));
         }
         let mut ids = std::collections::HashSet::new();
         let mut check_id = |field: String, id: &str| -> Result<(), WorldError> {
             if !is_guid(id) {
-                return Err(err(field, id, format!("'{id}' must be a GUID")));
+                return Err(loc.err(field, id, format!("'{id}' must be a GUID")));
             }
             if !ids.insert(id.to_ascii_lowercase()) {
-                return Err(err(field, id, format!("object id '{id}' is used twice")));
+                return Err(loc.err(field, id, format!("object id '{id}' is used twice")));
             }
             Ok(())
         };
@@ -778,13 +773,18 @@ impl World {
             check_id(format!("applications[{i}].appId"), &a.app_id)?;
             check_id(format!("applications[{i}].objectId"), &a.object_id)?;
         }
+        Ok(())
+    }
+
+    /// Resources name declared subscriptions and resource groups.
+    fn validate_placement(&self, loc: &Locator<'_>) -> Result<(), WorldError> {
         let subs: Vec<&str> = self.subscriptions.iter().map(|s| s.id.as_str()).collect();
         let check_sub = |field: String, s: &Option<String>| -> Result<(), WorldError> {
             match s {
                 Some(s) if !subs.iter().any(|x| x.eq_ignore_ascii_case(s)) => {
-                    Err(err(field, s, format!("unknown subscription '{s}'")))
+                    Err(loc.err(field, s, format!("unknown subscription '{s}'")))
                 }
-                None if subs.is_empty() => Err(err(
+                None if subs.is_empty() => Err(loc.err(
                     field,
                     "subscriptions",
                     "no subscription: declare one under `subscriptions`".into(),
@@ -805,7 +805,7 @@ impl World {
         for (i, v) in self.vms.iter().enumerate() {
             check_sub(format!("vms[{i}].subscription"), &v.subscription)?;
             if !rg_exists(&v.subscription, &v.resource_group) {
-                return Err(err(
+                return Err(loc.err(
                     format!("vms[{i}].resourceGroup"),
                     &v.resource_group,
                     format!("resource group '{}' is not declared", v.resource_group),
@@ -815,34 +815,36 @@ impl World {
         for (i, a) in self.accounts.iter().enumerate() {
             check_sub(format!("accounts[{i}].subscription"), &a.subscription)?;
             if !rg_exists(&a.subscription, &a.resource_group) {
-                return Err(err(
+                return Err(loc.err(
                     format!("accounts[{i}].resourceGroup"),
                     &a.resource_group,
                     format!("resource group '{}' is not declared", a.resource_group),
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// The caller app, group members and role-assignment principals resolve.
+    fn validate_references(&self, loc: &Locator<'_>) -> Result<(), WorldError> {
         if let Some(c) = &self.caller {
             if self.caller_app().is_none() {
-                return Err(err(
-                    "caller".into(),
-                    c,
-                    format!("no application named '{c}'"),
-                ));
+                return Err(loc.err("caller".into(), c, format!("no application named '{c}'")));
             }
         }
         for (i, g) in self.groups.iter().enumerate() {
             for (j, m) in g.members.iter().enumerate() {
                 self.check_ref(m)
-                    .map_err(|msg| err(format!("groups[{i}].members[{j}]"), m, msg))?;
+                    .map_err(|msg| loc.err(format!("groups[{i}].members[{j}]"), m, msg))?;
             }
         }
         for (i, r) in self.role_assignments.iter().enumerate() {
-            self.check_ref(&r.principal)
-                .map_err(|msg| err(format!("roleAssignments[{i}].principal"), &r.principal, msg))?;
+            self.check_ref(&r.principal).map_err(|msg| {
+                loc.err(format!("roleAssignments[{i}].principal"), &r.principal, msg)
+            })?;
             if let Some(n) = &r.name {
                 if !is_guid(n) {
-                    return Err(err(
+                    return Err(loc.err(
                         format!("roleAssignments[{i}].name"),
                         n,
                         "must be a GUID".into(),
@@ -850,13 +852,14 @@ impl World {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Fault rules are valid regexes and rates are fractions.
+    fn validate_faults(&self, loc: &Locator<'_>) -> Result<(), WorldError> {
         for (i, r) in self.faults.rules.iter().enumerate() {
             if let Err(e) = regex_lite::Regex::new(&r.path) {
-                return Err(err(
-                    format!("faults.rules[{i}].path"),
-                    &r.path,
-                    e.to_string(),
-                ));
+                return Err(loc.err(format!("faults.rules[{i}].path"), &r.path, e.to_string()));
             }
         }
         for (field, v) in [
@@ -865,7 +868,7 @@ impl World {
             ("faults.resetAfterRate", self.faults.reset_after_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(err(field.into(), field, "must be between 0 and 1".into()));
+                return Err(loc.err(field.into(), field, "must be between 0 and 1".into()));
             }
         }
         Ok(())
@@ -952,6 +955,26 @@ pub fn is_guid(s: &str) -> bool {
             8 | 13 | 18 | 23 => *c == b'-',
             _ => c.is_ascii_hexdigit(),
         })
+}
+
+/// Builds located validation errors for one world file.
+struct Locator<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Locator<'_> {
+    /// `field` is wrong; the error points at the first occurrence of `needle` in the text.
+    fn err(&self, field: String, needle: &str, message: String) -> WorldError {
+        let (line, col) = locate(self.text, needle);
+        WorldError::Invalid {
+            file: self.file.to_string(),
+            line,
+            col,
+            field,
+            message,
+        }
+    }
 }
 
 /// Best-effort 1-based (line, column) of the first occurrence of `needle` in `text`.

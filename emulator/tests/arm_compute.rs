@@ -86,13 +86,7 @@ async fn identity_patch_semantics() {
     )
     .await;
     assert!(r.body.get("identity").is_none(), "{}", r.body);
-    assert!(emu
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_none());
+    assert!(!has_service_principal(&emu, &pid));
     let r = send(
         &emu,
         &tok,

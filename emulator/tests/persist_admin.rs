@@ -64,13 +64,7 @@ async fn state_and_tokens_survive_a_restart_and_reset_wipes() {
     let mut cfg = cfg_with_state(&file);
     cfg.world = keyless_emulator::world::World::minimal();
     let emu2 = start_cfg(cfg).await;
-    assert!(emu2
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_some());
+    assert!(has_service_principal(&emu2, &pid));
     assert!(emu2
         .ctx()
         .state
@@ -94,13 +88,7 @@ async fn state_and_tokens_survive_a_restart_and_reset_wipes() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!file.exists());
-    assert!(emu2
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_none());
+    assert!(!has_service_principal(&emu2, &pid));
     assert!(emu2
         .ctx()
         .state

@@ -385,25 +385,51 @@ pub fn generate(op: Op, model: &str, body: &Value, now: f64) -> Result<Generated
     if max_tokens == Some(0) {
         return Err(invalid("max_tokens must be at least 1.", "max_tokens"));
     }
-    let filters = json!({"hate": {"filtered": false, "severity": "safe"}, "self_harm": {"filtered": false, "severity": "safe"}, "sexual": {"filtered": false, "severity": "safe"}, "violence": {"filtered": false, "severity": "safe"}});
-    let id_suffix = uuid::Uuid::new_v4().simple().to_string()[..29].to_string();
+    let ask = Ask {
+        body,
+        model,
+        id_suffix: uuid::Uuid::new_v4().simple().to_string()[..29].to_string(),
+        created,
+        n,
+        max_tokens,
+        filters: json!({"hate": {"filtered": false, "severity": "safe"}, "self_harm": {"filtered": false, "severity": "safe"}, "sexual": {"filtered": false, "severity": "safe"}, "violence": {"filtered": false, "severity": "safe"}}),
+    };
     match op {
-        Op::Chat => chat(body, model, &id_suffix, created, n, max_tokens, &filters),
-        Op::Completions => completions(body, model, &id_suffix, created, n, max_tokens, &filters),
+        Op::Chat => chat(&ask),
+        Op::Completions => completions(&ask),
         Op::Embeddings => embeddings(body, model),
     }
 }
 
-/// A chat completion: `n` choices of the canned reply, usage counted in words.
-fn chat(
-    body: &Value,
-    model: &str,
-    id_suffix: &str,
+/// What the completion generators share: the request, the model, the answer's id suffix and
+/// creation time, `n`, `max_tokens` and the (always clean) content-filter results.
+struct Ask<'a> {
+    body: &'a Value,
+    model: &'a str,
+    id_suffix: String,
     created: u64,
     n: usize,
     max_tokens: Option<u64>,
-    filters: &Value,
-) -> Result<Generated, InvalidRequest> {
+    filters: Value,
+}
+
+/// The `usage` block.
+fn usage(prompt: u32, completion: u32) -> Value {
+    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+}
+
+/// A chat completion: `n` choices of the canned reply, usage counted in words.
+fn chat(ask: &Ask<'_>) -> Result<Generated, InvalidRequest> {
+    let Ask {
+        body,
+        model,
+        id_suffix,
+        created,
+        n,
+        max_tokens,
+        filters,
+    } = ask;
+    let (n, max_tokens) = (*n, *max_tokens);
     let messages = body
         .get("messages")
         .and_then(Value::as_array)
@@ -420,22 +446,24 @@ fn chat(
         body: json!({
             "id": format!("chatcmpl-{id_suffix}"), "object": "chat.completion", "created": created, "model": model,
             "system_fingerprint": "fp_keyless", "choices": choices,
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": usage(prompt, completion),
             "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filters}],
         }),
     })
 }
 
 /// A text completion (default 16 tokens).
-fn completions(
-    body: &Value,
-    model: &str,
-    id_suffix: &str,
-    created: u64,
-    n: usize,
-    max_tokens: Option<u64>,
-    filters: &Value,
-) -> Result<Generated, InvalidRequest> {
+fn completions(ask: &Ask<'_>) -> Result<Generated, InvalidRequest> {
+    let Ask {
+        body,
+        model,
+        id_suffix,
+        created,
+        n,
+        max_tokens,
+        filters,
+    } = ask;
+    let (n, max_tokens) = (*n, *max_tokens);
     let prompt_v = body.get("prompt").cloned().unwrap_or(Value::Null);
     let prompt = words(&prompt_v).max(1);
     let (text, reason, out) = reply(max_tokens.or(Some(16)));
@@ -448,7 +476,7 @@ fn completions(
         body: json!({
             "id": format!("cmpl-{id_suffix}"), "object": "text_completion", "created": created, "model": model,
             "choices": choices,
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "usage": usage(prompt, completion),
         }),
     })
 }

@@ -153,21 +153,13 @@ mod tests {
     use super::*;
 
     fn ra(scope: &str, role: &str, principal: &str, effective_at: f64) -> RoleAssignment {
-        RoleAssignment {
-            name: uuid::Uuid::new_v4().to_string(),
-            scope: scope.into(),
-            role_definition_id: roles::by_name(role).unwrap().id.into(),
-            principal_id: principal.into(),
-            principal_type: "User".into(),
-            description: None,
-            condition: None,
-            condition_version: None,
-            created_on: 0.0,
-            updated_on: 0.0,
-            created_by: None,
-            updated_by: None,
+        RoleAssignment::for_test(
+            &uuid::Uuid::new_v4().to_string(),
+            scope,
+            roles::by_name(role).unwrap().id,
+            principal,
             effective_at,
-        }
+        )
     }
 
     const ACCT: &str =

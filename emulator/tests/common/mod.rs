@@ -111,3 +111,13 @@ pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_
         .await
         .expect("json body")
 }
+
+/// Whether the emulator's directory holds service principal `oid` (replicated or not).
+pub fn has_service_principal(emu: &RunningEmulator, oid: &str) -> bool {
+    emu.ctx()
+        .state
+        .lock()
+        .directory
+        .service_principal(oid)
+        .is_some()
+}

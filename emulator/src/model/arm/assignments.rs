@@ -46,6 +46,35 @@ pub struct RoleAssignment {
     pub effective_at: f64,
 }
 
+#[cfg(test)]
+impl RoleAssignment {
+    /// A user assignment with only the fields rules look at (unit tests of this module and of
+    /// the RBAC engine).
+    pub(crate) fn for_test(
+        name: &str,
+        scope: &str,
+        role_definition_id: &str,
+        principal_id: &str,
+        effective_at: f64,
+    ) -> RoleAssignment {
+        RoleAssignment {
+            name: name.into(),
+            scope: scope.into(),
+            role_definition_id: role_definition_id.into(),
+            principal_id: principal_id.into(),
+            principal_type: "User".into(),
+            description: None,
+            condition: None,
+            condition_version: None,
+            created_on: 0.0,
+            updated_on: 0.0,
+            created_by: None,
+            updated_by: None,
+            effective_at,
+        }
+    }
+}
+
 impl RoleAssignment {
     /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` (no double slash at root).
     pub fn id(&self) -> String {
@@ -592,21 +621,13 @@ mod tests {
     fn limit_per_subscription() {
         let mut s = ArmState::default();
         for i in 0..LIMIT_PER_SUBSCRIPTION {
-            s.role_assignments.push(RoleAssignment {
-                name: name(10_000 + i as u32),
-                scope: format!("{RG}{i}"),
-                role_definition_id: "acdd72a7-3385-48ef-bd42-f606fba81ae7".into(),
-                principal_id: BOB.into(),
-                principal_type: "User".into(),
-                description: None,
-                condition: None,
-                condition_version: None,
-                created_on: 0.0,
-                updated_on: 0.0,
-                created_by: None,
-                updated_by: None,
-                effective_at: 0.0,
-            });
+            s.role_assignments.push(RoleAssignment::for_test(
+                &name(10_000 + i as u32),
+                &format!("{RG}{i}"),
+                "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+                BOB,
+                0.0,
+            ));
         }
         assert_eq!(
             put(&mut s, SUB, &name(1), &body(BOB, None))

@@ -298,21 +298,6 @@ pub fn select(obj: Value, sel: Option<&str>) -> Value {
     Value::Object(out)
 }
 
-/// `None` (no `$filter`) matches everything.
-pub trait FilterOpt {
-    /// True without clauses or when `o` matches them.
-    fn is_none_or_match(&self, o: &Value) -> bool;
-}
-
-impl FilterOpt for Option<&Vec<Clause>> {
-    fn is_none_or_match(&self, o: &Value) -> bool {
-        match self {
-            Some(c) => matches(o, c),
-            None => true,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,22 +63,9 @@ fn requests(ctx: &Ctx, req: &Req) -> Resp {
         .obs
         .requests()
         .into_iter()
-        .filter(|e| e.unix >= since && route.is_none_or_eq(&e.route))
+        .filter(|e| e.unix >= since && route.is_none_or(|x| x.eq_ignore_ascii_case(&e.route)))
         .collect();
     Resp::json(200, &json!({"requests": list}))
-}
-
-trait OptEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl OptEq for Option<&str> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        match self {
-            Some(x) => x.eq_ignore_ascii_case(v),
-            None => true,
-        }
-    }
 }
 
 /// Keys whose values are secrets wherever they appear in the state.

@@ -65,7 +65,7 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
     let Some((host, deployment, op)) = parse(&req) else {
         return refusal(&Refusal::NotFound);
     };
-    if req.method != "POST" || req.query("api-version").is_none_or_empty() {
+    if req.method != "POST" || req.query("api-version").is_none_or(str::is_empty) {
         return refusal(&Refusal::NotFound);
     }
     let key = req.header("api-key");
@@ -146,19 +146,6 @@ fn rate_limited(req: &Req, op: Op, wait: f64) -> Resp {
     .with_header("retry-after-ms", ((wait * 1000.0).ceil() as u64).max(1).to_string())
     .with_header("x-ratelimit-remaining-requests", "0")
     .with_header("x-ratelimit-remaining-tokens", "0")
-}
-
-trait EmptyOpt {
-    fn is_none_or_empty(&self) -> bool;
-}
-
-impl EmptyOpt for Option<&str> {
-    fn is_none_or_empty(&self) -> bool {
-        match self {
-            None => true,
-            Some(s) => s.is_empty(),
-        }
-    }
 }
 
 #[cfg(test)]

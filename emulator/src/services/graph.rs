@@ -11,8 +11,8 @@ use crate::auth::{self, graph_error, Caller};
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
 use crate::model::graph::{
-    self, may_read, parse_filter, prop, typed, visible, FilterOpt, Kind, READ_DIRECTORY,
-    READ_GROUPS, READ_SPS, READ_USERS,
+    self, may_read, parse_filter, prop, typed, visible, Kind, READ_DIRECTORY, READ_GROUPS,
+    READ_SPS, READ_USERS,
 };
 use serde_json::{json, Map, Value};
 
@@ -125,7 +125,7 @@ fn list(ctx: &Ctx, req: &Req, kind: Kind, now: f64) -> Resp {
     };
     let filtered: Vec<Value> = all
         .into_iter()
-        .filter(|o| clauses.as_ref().is_none_or_match(o))
+        .filter(|o| clauses.as_ref().is_none_or(|c| graph::matches(o, c)))
         .collect();
     let page: Vec<Value> = filtered
         .iter()

@@ -83,7 +83,7 @@ fn token(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Resp {
 /// The token request: api-version, resource and at most one selector, then the identity, then
 /// a cached or new token.
 fn token_result(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Result<Resp, Resp> {
-    if req.query("api-version").is_none_or_empty() {
+    if req.query("api-version").is_none_or(str::is_empty) {
         return Err(msi_error(
             400,
             "invalid_request",
@@ -172,19 +172,6 @@ fn selector(req: &Req) -> Result<Selector<'_>, Resp> {
             "invalid_request",
             "Only one of client_id, object_id (principal_id) or msi_res_id (mi_res_id) may be specified.",
         )),
-    }
-}
-
-trait EmptyOpt {
-    fn is_none_or_empty(&self) -> bool;
-}
-
-impl EmptyOpt for Option<&str> {
-    fn is_none_or_empty(&self) -> bool {
-        match self {
-            Some(s) => s.is_empty(),
-            None => true,
-        }
     }
 }
 

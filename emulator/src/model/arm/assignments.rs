@@ -453,35 +453,15 @@ pub fn list<'a>(
                 above || below
             };
             in_range
-                && filter.principal_id.as_ref().is_none_or_eq(&a.principal_id)
-                && assigned.as_ref().is_none_or_any(|ids| {
-                    ids.iter().any(|i| i.eq_ignore_ascii_case(&a.principal_id))
-                })
+                && filter
+                    .principal_id
+                    .as_ref()
+                    .is_none_or(|p| p.eq_ignore_ascii_case(&a.principal_id))
+                && assigned
+                    .as_ref()
+                    .is_none_or(|ids| ids.iter().any(|i| i.eq_ignore_ascii_case(&a.principal_id)))
         })
         .collect()
-}
-
-trait OptEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl OptEq for Option<&String> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        self.is_none_or_any(|x| x.eq_ignore_ascii_case(v))
-    }
-}
-
-trait OptAny<T> {
-    fn is_none_or_any(&self, f: impl Fn(&T) -> bool) -> bool;
-}
-
-impl<T> OptAny<T> for Option<&T> {
-    fn is_none_or_any(&self, f: impl Fn(&T) -> bool) -> bool {
-        match self {
-            None => true,
-            Some(x) => f(x),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -124,24 +124,14 @@ pub fn list_vms(cx: &Cx<'_>, st: &State, sub: &str, rg: Option<&str>) -> Out {
         .arm
         .vms
         .iter()
-        .filter(|v| ids::eq(&v.subscription_id, sub) && rg.is_none_or_eq(&v.resource_group))
+        .filter(|v| {
+            ids::eq(&v.subscription_id, sub)
+                && rg.is_none_or(|x| x.eq_ignore_ascii_case(&v.resource_group))
+        })
         .filter(|v| cx.allowed(st, "Microsoft.Compute/virtualMachines/read", &v.id()))
         .map(|v| v.to_json(&st.arm, cx.tenant(), cx.now))
         .collect();
     Ok(list(values, None))
-}
-
-trait RgEq {
-    fn is_none_or_eq(&self, rg: &str) -> bool;
-}
-
-impl RgEq for Option<&str> {
-    fn is_none_or_eq(&self, rg: &str) -> bool {
-        match self {
-            None => true,
-            Some(x) => x.eq_ignore_ascii_case(rg),
-        }
-    }
 }
 
 /// POST runCommand: validates, claims the VM, starts the child, answers 202 with monitors.

@@ -36,21 +36,10 @@ pub fn catalogue_entry(
 ) -> Option<(&'static str, &'static str, ModelApi)> {
     CATALOGUE
         .iter()
-        .find(|(n, v, _)| n.eq_ignore_ascii_case(name) && version.is_none_or_eq(v))
+        .find(|(n, v, _)| {
+            n.eq_ignore_ascii_case(name) && version.is_none_or(|x| x.eq_ignore_ascii_case(v))
+        })
         .copied()
-}
-
-trait VersionEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl VersionEq for Option<&str> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        match self {
-            None => true,
-            Some(x) => x.eq_ignore_ascii_case(v),
-        }
-    }
 }
 
 /// A model deployment.

@@ -384,21 +384,8 @@ pub fn find_deleted(
         ids::eq(&a.subscription_id, sub)
             && ids::eq(&a.resource_group, rg)
             && ids::eq(&a.name, name)
-            && location.is_none_or_eq(&a.location)
+            && location.is_none_or(|l| normalize_location(l) == normalize_location(&a.location))
     })
-}
-
-trait LocEq {
-    fn is_none_or_eq(&self, loc: &str) -> bool;
-}
-
-impl LocEq for Option<&str> {
-    fn is_none_or_eq(&self, loc: &str) -> bool {
-        match self {
-            None => true,
-            Some(l) => normalize_location(l) == normalize_location(loc),
-        }
-    }
 }
 
 /// PUT an account: create, restore or update (rules in the module doc). The resource group

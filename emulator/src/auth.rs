@@ -7,6 +7,7 @@
 
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
+use crate::timefmt::{arm_time, iso_time};
 use crate::tokens::{Claims, TokenError};
 use serde_json::json;
 
@@ -58,26 +59,7 @@ impl Caller {
     }
 }
 
-/// Audiences ARM accepts (behaviour notes §3.2).
-pub const ARM_AUDIENCES: [&str; 4] = [
-    "https://management.core.windows.net/",
-    "https://management.core.windows.net",
-    "https://management.azure.com/",
-    "https://management.azure.com",
-];
-
-/// Audiences the Azure OpenAI data plane accepts.
-pub const COGNITIVE_AUDIENCES: [&str; 2] = [
-    "https://cognitiveservices.azure.com",
-    "https://cognitiveservices.azure.com/",
-];
-
-/// Audiences Microsoft Graph accepts.
-pub const GRAPH_AUDIENCES: [&str; 3] = [
-    "https://graph.microsoft.com",
-    "https://graph.microsoft.com/",
-    "00000003-0000-0000-c000-000000000000",
-];
+pub use crate::tokens::{ARM_AUDIENCES, COGNITIVE_AUDIENCES, GRAPH_AUDIENCES};
 
 /// Why a token was refused, independent of the surface's wire shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -236,54 +218,4 @@ pub fn graph_error(ctx: &Ctx, req: &Req, status: u16, code: &str, message: &str)
     )
     .with_header("request-id", req.request_id.clone())
     .with_header("client-request-id", client)
-}
-
-/// `M/d/yyyy h:mm:ss tt` in UTC, as ARM writes times in ExpiredAuthenticationToken.
-pub fn arm_time(unix: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let (h, ampm) = match t.hour() {
-        0 => (12, "AM"),
-        h @ 1..=11 => (h, "AM"),
-        12 => (12, "PM"),
-        h => (h - 12, "PM"),
-    };
-    format!(
-        "{}/{}/{} {}:{:02}:{:02} {}",
-        u8::from(t.month()),
-        t.day(),
-        t.year(),
-        h,
-        t.minute(),
-        t.second(),
-        ampm
-    )
-}
-
-/// RFC 3339 UTC with seconds (`2024-01-01T00:00:00Z`).
-pub fn iso_time(unix: f64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(unix as i64)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn arm_time_format() {
-        // 2026-06-15 08:22:51 UTC
-        assert_eq!(arm_time(1781511771.0), "6/15/2026 8:22:51 AM");
-        assert_eq!(arm_time(0.0), "1/1/1970 12:00:00 AM");
-        assert_eq!(iso_time(0.0), "1970-01-01T00:00:00Z");
-    }
 }

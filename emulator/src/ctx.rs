@@ -2,6 +2,8 @@
 //! token signing keys and the clock.
 
 use crate::faults::FaultState;
+use crate::model::arm::run_command::RunSlots;
+use crate::model::msi;
 use crate::model::State;
 use crate::observe::Observer;
 use crate::persist::Persister;
@@ -9,7 +11,6 @@ use crate::throttle::Throttler;
 use crate::tokens::SigningKey;
 use crate::world::{Timing, World};
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Shared by every request handler.
@@ -35,9 +36,12 @@ pub struct Ctx {
     /// Seconds added to the wall clock (admin `clock` endpoint), so tests can skip ahead.
     clock_offset: Mutex<f64>,
     /// Managed-identity endpoint secrets handed to VM children: secret → host.
-    pub msi_hosts: Mutex<HashMap<String, MsiHost>>,
+    pub msi_hosts: Mutex<msi::Hosts>,
     /// Managed-identity token cache (`principal|resource` → token), as the platform caches.
-    pub msi_cache: Mutex<HashMap<String, crate::services::entra::Issued>>,
+    pub msi_cache: Mutex<msi::TokenCache>,
+    /// Run Command children of this emulator and their outcomes (not persisted: see
+    /// [`RunSlots`]; cleared by an admin reset).
+    pub runs: RunSlots,
     /// Request log and counters.
     pub obs: Observer,
     /// Injected faults.
@@ -50,14 +54,7 @@ pub struct Ctx {
     pub log_to_stderr: bool,
 }
 
-/// A VM that was given a managed-identity endpoint secret (see `services::msi::vm_child_env`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MsiHost {
-    /// The VM's ARM resource id.
-    pub vm_resource_id: String,
-    /// Principal ids of the identities attached to the VM when the secret was issued.
-    pub principal_ids: Vec<String>,
-}
+pub use crate::model::msi::MsiHost;
 
 /// Everything needed to build a [`Ctx`] (assembled by `Emulator::start`).
 pub struct CtxParts {
@@ -102,8 +99,9 @@ impl Ctx {
             ca_pem_path: p.ca_pem_path,
             ca_key_pem: p.ca_key_pem,
             clock_offset: Mutex::new(0.0),
-            msi_hosts: Mutex::new(HashMap::new()),
-            msi_cache: Mutex::new(HashMap::new()),
+            msi_hosts: Mutex::new(msi::Hosts::default()),
+            msi_cache: Mutex::new(msi::TokenCache::default()),
+            runs: RunSlots::default(),
             obs: Observer::default(),
             persister: p.persister,
             log_to_stderr: p.log_to_stderr,

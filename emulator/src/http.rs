@@ -70,11 +70,15 @@ impl Req {
 
     /// Header by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
+        header(&self.headers, name)
+    }
+
+    /// The path segments in lower case (routes match them case-insensitively).
+    pub fn lower_segments(&self) -> Vec<String> {
+        self.segments
             .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|s| s.to_ascii_lowercase())
+            .collect()
     }
 
     /// Bearer token from the `Authorization` header, if any.
@@ -101,6 +105,15 @@ impl Req {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }
+}
+
+/// A header value by case-insensitive name (names are stored lower-cased).
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    headers
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn percent_decode(s: &str) -> String {
@@ -167,10 +180,15 @@ impl Resp {
 
     /// Header value by name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
+    }
+}
+
+/// The answer for a path nothing serves.
+pub fn not_found(req: &Req) -> Resp {
+    Resp {
+        status: 404,
+        headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+        body: Bytes::from(format!("404 Not Found: {} {}\n", req.method, req.path)),
     }
 }

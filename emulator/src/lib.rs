@@ -17,6 +17,7 @@ pub mod router;
 pub mod server;
 pub mod services;
 pub mod throttle;
+pub mod timefmt;
 pub mod tls;
 pub mod tokens;
 pub mod world;

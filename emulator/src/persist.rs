@@ -98,7 +98,7 @@ pub struct Persister {
 }
 
 impl Persister {
-    /// A writer for `path`, holding its lock (nothing is written until [`Persister::save`]).
+    /// A writer for `path`, holding its lock (nothing is written until [`Persister::write`]).
     pub fn new(path: &Path, lock: StateLock) -> Persister {
         Persister {
             path: path.to_path_buf(),

@@ -88,16 +88,7 @@ pub async fn dispatch(ctx: &Ctx, route: Route, req: Req) -> Resp {
         Route::Entra => services::entra::handle(ctx, req).await,
         Route::Msi => services::msi::handle(ctx, req).await,
         Route::Graph => services::graph::handle(ctx, req).await,
-        Route::Unknown => not_found(&req),
-    }
-}
-
-/// The answer for a path nothing serves.
-pub fn not_found(req: &Req) -> Resp {
-    Resp {
-        status: 404,
-        headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
-        body: bytes::Bytes::from(format!("404 Not Found: {} {}\n", req.method, req.path)),
+        Route::Unknown => crate::http::not_found(&req),
     }
 }
 

@@ -103,40 +103,8 @@ async fn handle_http(
     let started = std::time::Instant::now();
     let arrived = ctx.now();
     let (parts, body) = req.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let mut headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    if let Some(host) = parts.uri.host() {
-        if !headers.iter().any(|(k, _)| k == "host") {
-            headers.push(("host".into(), host.to_string()));
-        }
-    }
-    let declared_len = parts
-        .headers
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let body = if declared_len.is_some_and(|n| n > MAX_BODY as u64) {
-        Err(true)
-    } else {
-        match Limited::new(body, MAX_BODY).collect().await {
-            Ok(b) => Ok(b.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(true),
-            Err(_) => Err(false),
-        }
-    };
+    let (path_and_query, headers) = request_head(&parts);
+    let body = read_body(&parts, body).await;
     let method = parts.method.as_str().to_string();
     let (outcome, req_meta) = match body {
         Ok(body) => {
@@ -177,8 +145,68 @@ async fn handle_http(
         Outcome::Respond(r) => r.status,
         Outcome::Reset => 0,
     };
+    record(&ctx, &meta, injected, status, arrived, started);
+    match outcome {
+        Outcome::Reset => Err(ResetConnection),
+        Outcome::Respond(resp) => Ok(to_hyper(resp)),
+    }
+}
+
+/// The path with its query and the headers (plus `host` from an absolute URI) of a request.
+fn request_head(parts: &hyper::http::request::Parts) -> (String, Vec<(String, String)>) {
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    if let Some(host) = parts.uri.host() {
+        if !headers.iter().any(|(k, _)| k == "host") {
+            headers.push(("host".into(), host.to_string()));
+        }
+    }
+    (path_and_query, headers)
+}
+
+/// The body, at most `MAX_BODY` bytes: `Err(true)` when larger, `Err(false)` when the client
+/// went away mid-body.
+async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Result<Bytes, bool> {
+    let declared_len = parts
+        .headers
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY as u64) {
+        Err(true)
+    } else {
+        match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => Ok(b.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(true),
+            Err(_) => Err(false),
+        }
+    }
+}
+
+/// Logs a finished request (request log, counters, and stderr when asked).
+fn record(
+    ctx: &Ctx,
+    meta: &Meta,
+    injected: Option<&'static str>,
+    status: u16,
+    arrived: f64,
+    started: std::time::Instant,
+) {
     let entry = LogEntry {
-        time: auth::iso_time(arrived),
+        time: crate::timefmt::iso_time(arrived),
         unix: arrived,
         method: meta.method.clone(),
         path: meta.path.clone(),
@@ -209,10 +237,6 @@ async fn handle_http(
         );
     }
     ctx.obs.record(entry, meta.token_request);
-    match outcome {
-        Outcome::Reset => Err(ResetConnection),
-        Outcome::Respond(resp) => Ok(to_hyper(resp)),
-    }
 }
 
 /// What the log needs from a request after it was consumed.
@@ -297,40 +321,14 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
     let arm = route == Route::Arm;
     let arm_ctx = arm.then(|| ArmCtx::of(ctx, &req));
 
-    let mut reset_after = false;
-    if faultable {
-        let latency = ctx.faults.lock().latency();
-        if latency > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(latency)).await;
+    let reset_after = if faultable {
+        match inject_faults(ctx, route, &req, arm_ctx.as_ref()).await {
+            Ok(reset_after) => reset_after,
+            Err(answered) => return answered,
         }
-        let decision = ctx.faults.lock().decide(&req.method, &req.path, ctx.now());
-        match decision {
-            FaultDecision::Pass => {}
-            FaultDecision::ResetAfter => reset_after = true,
-            FaultDecision::Reset => return (Outcome::Reset, Some("reset")),
-            FaultDecision::Respond(r) => {
-                let r = match &arm_ctx {
-                    Some(a) => a.decorate(&req, r, None),
-                    None if route == Route::Entra => entra_fault(ctx, &req, r),
-                    None => r,
-                };
-                return (Outcome::Respond(r), Some("fault"));
-            }
-            FaultDecision::Storm(retry) => {
-                let r = match &arm_ctx {
-                    Some(a) => a.decorate(&req, a.throttled(retry), Some(0)),
-                    None => Resp::arm_error(429, "TooManyRequests", "Too many requests.")
-                        .with_header("retry-after", retry.to_string()),
-                };
-                let r = if route == Route::Entra {
-                    entra_fault(ctx, &req, r)
-                } else {
-                    r
-                };
-                return (Outcome::Respond(r), Some("throttled"));
-            }
-        }
-    }
+    } else {
+        false
+    };
 
     let mut remaining = None;
     if let Some(a) = &arm_ctx {
@@ -382,6 +380,48 @@ pub async fn process(ctx: &Ctx, req: Req) -> (Outcome, Option<&'static str>) {
         return (Outcome::Reset, Some("reset-after-commit"));
     }
     (Outcome::Respond(resp), None)
+}
+
+/// The fault stage: latency, then the decision for this request. `Ok(true)` when the
+/// connection is to be reset after the handler commits, `Err` when a fault answers (or resets)
+/// instead of the handler.
+async fn inject_faults(
+    ctx: &Ctx,
+    route: Route,
+    req: &Req,
+    arm_ctx: Option<&ArmCtx>,
+) -> Result<bool, (Outcome, Option<&'static str>)> {
+    let latency = ctx.faults.lock().latency();
+    if latency > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(latency)).await;
+    }
+    let decision = ctx.faults.lock().decide(&req.method, &req.path, ctx.now());
+    match decision {
+        FaultDecision::Pass => Ok(false),
+        FaultDecision::ResetAfter => Ok(true),
+        FaultDecision::Reset => Err((Outcome::Reset, Some("reset"))),
+        FaultDecision::Respond(r) => {
+            let r = match arm_ctx {
+                Some(a) => a.decorate(req, r, None),
+                None if route == Route::Entra => entra_fault(ctx, req, r),
+                None => r,
+            };
+            Err((Outcome::Respond(r), Some("fault")))
+        }
+        FaultDecision::Storm(retry) => {
+            let r = match arm_ctx {
+                Some(a) => a.decorate(req, a.throttled(retry), Some(0)),
+                None => Resp::arm_error(429, "TooManyRequests", "Too many requests.")
+                    .with_header("retry-after", retry.to_string()),
+            };
+            let r = if route == Route::Entra {
+                entra_fault(ctx, req, r)
+            } else {
+                r
+            };
+            Err((Outcome::Respond(r), Some("throttled")))
+        }
+    }
 }
 
 /// Writes a snapshot now (no-op without `--state`). Synchronous on purpose: the response must

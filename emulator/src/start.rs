@@ -110,39 +110,11 @@ impl Emulator {
             None => Ca::generate()?,
         };
         let tls = ca.server_config()?;
-        let (ca_pem_path, temp_dir) = match &cfg.ca_out {
-            Some(p) => (std::path::absolute(p).unwrap_or_else(|_| p.clone()), None),
-            None => {
-                let dir = std::env::temp_dir().join(format!(
-                    "keyless-emulator-{}-{}",
-                    std::process::id(),
-                    uuid::Uuid::new_v4().simple()
-                ));
-                std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
-                    what: format!("creating {}", dir.display()),
-                    source,
-                })?;
-                (dir.join("ca.pem"), Some(dir))
-            }
-        };
+        let (ca_pem_path, temp_dir) = ca_pem_location(&cfg)?;
         write_file(&ca_pem_path, ca.cert_pem.as_bytes())?;
 
         let now = crate::ctx::now_wall();
-        let loaded = match &cfg.state_file {
-            Some(p) => Persister::load(p)?,
-            None => None,
-        };
-        let (keys, state, fresh) = match loaded {
-            Some(snap) => (SigningKey::from_pem(&snap.signing_key)?, snap.state, false),
-            None => {
-                let keys = if cfg.dedicated_key {
-                    SigningKey::generate()?
-                } else {
-                    SigningKey::process_shared()?
-                };
-                (keys, seed_state(&cfg.world, now), true)
-            }
-        };
+        let (keys, state, fresh) = initial_state(&cfg, now)?;
         let persister = cfg
             .state_file
             .as_deref()
@@ -175,16 +147,44 @@ impl Emulator {
     }
 }
 
-/// The state a world starts as: the directory, then ARM (which may create VM identities), then
-/// group memberships that name those identities.
-pub fn seed_state(world: &World, now: f64) -> State {
-    let mut state = State {
-        directory: crate::model::directory::Directory::from_world(world),
-        ..Default::default()
+/// Where the CA PEM goes: `--ca-out`, else a private temp directory (returned so it is removed
+/// with the emulator).
+fn ca_pem_location(cfg: &EmulatorConfig) -> Result<(PathBuf, Option<PathBuf>), StartError> {
+    Ok(match &cfg.ca_out {
+        Some(p) => (std::path::absolute(p).unwrap_or_else(|_| p.clone()), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!(
+                "keyless-emulator-{}-{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|source| StartError::Io {
+                what: format!("creating {}", dir.display()),
+                source,
+            })?;
+            (dir.join("ca.pem"), Some(dir))
+        }
+    })
+}
+
+/// The signing key and state: from the state file when it exists, else a key (shared or
+/// dedicated) and the world's seed. The flag says whether the state is fresh (to be saved).
+fn initial_state(cfg: &EmulatorConfig, now: f64) -> Result<(SigningKey, State, bool), StartError> {
+    let loaded = match &cfg.state_file {
+        Some(p) => Persister::load(p)?,
+        None => None,
     };
-    crate::model::arm::seed(&mut state, world, now);
-    state.directory.resolve_pending_members();
-    state
+    match loaded {
+        Some(snap) => Ok((SigningKey::from_pem(&snap.signing_key)?, snap.state, false)),
+        None => {
+            let keys = if cfg.dedicated_key {
+                SigningKey::generate()?
+            } else {
+                SigningKey::process_shared()?
+            };
+            Ok((keys, State::seed(&cfg.world, now), true))
+        }
+    }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), StartError> {

@@ -301,6 +301,40 @@ pub fn decode_unverified(token: &str) -> Option<(serde_json::Value, serde_json::
     ))
 }
 
+/// Audiences ARM accepts (behaviour notes §3.2).
+pub const ARM_AUDIENCES: [&str; 4] = [
+    "https://management.core.windows.net/",
+    "https://management.core.windows.net",
+    "https://management.azure.com/",
+    "https://management.azure.com",
+];
+
+/// Audiences the Azure OpenAI data plane accepts.
+pub const COGNITIVE_AUDIENCES: [&str; 2] = [
+    "https://cognitiveservices.azure.com",
+    "https://cognitiveservices.azure.com/",
+];
+
+/// Audiences Microsoft Graph accepts.
+pub const GRAPH_AUDIENCES: [&str; 3] = [
+    "https://graph.microsoft.com",
+    "https://graph.microsoft.com/",
+    "00000003-0000-0000-c000-000000000000",
+];
+
+/// A minted access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    /// The JWT.
+    pub token: String,
+    /// `exp` (unix seconds).
+    pub exp: i64,
+    /// `nbf` (unix seconds).
+    pub nbf: i64,
+    /// Seconds until expiry.
+    pub expires_in: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ async fn role_definitions() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
     let q = format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions?{V}&$filter=roleName%20eq%20%27Cognitive%20Services%20OpenAI%20User%27");
-    let r = send(&emu, &tok, "GET", &q, None).await;
+    let r = get(&emu, &tok, &q).await;
     assert_eq!(r.status, 200);
     assert_eq!(names(&r), vec![OPENAI_USER]);
     let d = &r.body["value"][0];
@@ -48,14 +48,12 @@ async fn role_definitions() {
         )
     );
     assert_eq!(d["properties"]["type"], "BuiltInRole");
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions?{V}&$filter=type%20eq%20%27BuiltInRole%27"), None).await;
+    let r = get(&emu, &tok, &format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions?{V}&$filter=type%20eq%20%27BuiltInRole%27")).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 11);
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("/providers/Microsoft.Authorization/roleDefinitions/{READER_ROLE}?{V}"),
-        None,
     )
     .await;
     assert_eq!(
@@ -68,19 +66,17 @@ async fn role_definitions() {
             )
         )
     );
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!(
             "{}/providers/Microsoft.Authorization/roleDefinitions/{READER_ROLE}?{V}",
             rg_path("rg-ci")
         ),
-        None,
     )
     .await;
     assert_eq!(r.body["properties"]["roleName"], "Reader");
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/11111111-2222-3333-4444-555555555555?{V}"), None).await;
+    let r = get(&emu, &tok, &format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/11111111-2222-3333-4444-555555555555?{V}")).await;
     assert_eq!(r.status, 404);
     // paging
     emu.ctx().state.lock().arm.settings.page_size = 4;
@@ -88,7 +84,7 @@ async fn role_definitions() {
         format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions?{V}");
     let mut seen = 0;
     for _ in 0..5 {
-        let r = send(&emu, &tok, "GET", &url, None).await;
+        let r = get(&emu, &tok, &url).await;
         seen += r.body["value"].as_array().unwrap().len();
         match r.body["nextLink"].as_str() {
             Some(n) => url = n.to_string(),
@@ -214,9 +210,7 @@ async fn role_assignment_lifecycle_and_rules() {
     assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
     // get (also by full id), delete 200 + body, then 204
     assert_eq!(
-        send(&emu, &tok, "GET", &ra_path(&scope, name), None)
-            .await
-            .body["properties"]["principalId"],
+        get(&emu, &tok, &ra_path(&scope, name)).await.body["properties"]["principalId"],
         BOB
     );
     let r = send(&emu, &tok, "DELETE", &ra_path(&scope, name), None).await;
@@ -227,12 +221,7 @@ async fn role_assignment_lifecycle_and_rules() {
             .status,
         204
     );
-    assert_eq!(
-        send(&emu, &tok, "GET", &ra_path(&scope, name), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(&emu, &tok, &ra_path(&scope, name)).await.status, 404);
 }
 
 #[tokio::test]
@@ -257,7 +246,7 @@ async fn list_filters() {
         201
     );
     let list = |f: &str| format!("{rg}/providers/Microsoft.Authorization/roleAssignments?{V}{f}");
-    let all = send(&emu, &tok, "GET", &list(""), None).await;
+    let all = get(&emu, &tok, &list("")).await;
     let scopes: Vec<String> = all.body["value"]
         .as_array()
         .unwrap()
@@ -268,28 +257,24 @@ async fn list_filters() {
         scopes.contains(&format!("/subscriptions/{SUB}")) && scopes.contains(&vm_scope),
         "{scopes:?}"
     );
-    let at = send(&emu, &tok, "GET", &list("&$filter=atScope()"), None).await;
+    let at = get(&emu, &tok, &list("&$filter=atScope()")).await;
     assert!(!names(&at).contains(&n.to_string()));
     assert!(at.body["value"]
         .as_array()
         .unwrap()
         .iter()
         .any(|v| v["properties"]["scope"] == format!("/subscriptions/{SUB}")));
-    let mine = send(
+    let mine = get(
         &emu,
         &tok,
-        "GET",
         &list(&format!("&$filter=principalId%20eq%20%27{ALICE}%27")),
-        None,
     )
     .await;
     assert_eq!(names(&mine), vec![n.to_string()]);
-    let assigned = send(
+    let assigned = get(
         &emu,
         &tok,
-        "GET",
         &list(&format!("&$filter=assignedTo(%27{ALICE}%27)")),
-        None,
     )
     .await;
     let principals: Vec<&str> = assigned.body["value"]
@@ -302,14 +287,12 @@ async fn list_filters() {
         principals.contains(&TEAM) && principals.contains(&ALICE),
         "{principals:?}"
     );
-    let both = send(
+    let both = get(
         &emu,
         &tok,
-        "GET",
         &list(&format!(
             "&$filter=atScope()%20and%20assignedTo(%27{ALICE}%27)"
         )),
-        None,
     )
     .await;
     let principals: Vec<&str> = both.body["value"]
@@ -319,7 +302,7 @@ async fn list_filters() {
         .map(|v| v["properties"]["principalId"].as_str().unwrap())
         .collect();
     assert_eq!(principals, vec![TEAM]);
-    let bad = send(&emu, &tok, "GET", &list("&$filter=foo"), None).await;
+    let bad = get(&emu, &tok, &list("&$filter=foo")).await;
     assert_eq!(bad.status, 400);
 }
 
@@ -330,18 +313,7 @@ async fn propagation_delay_then_effective() {
     emu.ctx().timing.write().propagation_delay = Span::fixed(100.0);
     let reader = token_for(&emu, READER_APP, "r", ARM_SCOPE).await;
     let target = format!("/subscriptions/{SUB}/resourcegroups/rg-by-reader?api-version=2021-04-01");
-    assert_eq!(
-        send(
-            &emu,
-            &reader,
-            "PUT",
-            &target,
-            Some(json!({"location": "eastus"}))
-        )
-        .await
-        .status,
-        403
-    );
+    assert_eq!(put_location(&emu, &reader, &target).await.status, 403);
     let contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c";
     let r = send(
         &emu,
@@ -355,31 +327,9 @@ async fn propagation_delay_then_effective() {
     )
     .await;
     assert_eq!(r.status, 201);
-    assert_eq!(
-        send(
-            &emu,
-            &reader,
-            "PUT",
-            &target,
-            Some(json!({"location": "eastus"}))
-        )
-        .await
-        .status,
-        403
-    );
+    assert_eq!(put_location(&emu, &reader, &target).await.status, 403);
     emu.ctx().advance_clock(101.0);
-    assert_eq!(
-        send(
-            &emu,
-            &reader,
-            "PUT",
-            &target,
-            Some(json!({"location": "eastus"}))
-        )
-        .await
-        .status,
-        201
-    );
+    assert_eq!(put_location(&emu, &reader, &target).await.status, 201);
     // Contributor still may not write role assignments (notActions)
     let r = send(
         &emu,

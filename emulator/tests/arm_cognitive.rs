@@ -40,7 +40,7 @@ async fn account_create_is_long_running_then_soft_delete_restore_purge() {
     );
     let done = wait_async(&emu, &tok, &aso).await;
     assert_eq!(done["status"], "Succeeded");
-    let r = send(&emu, &tok, "GET", &path, None).await;
+    let r = get(&emu, &tok, &path).await;
     assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(r.body["properties"]["customSubDomainName"], "kl-acct1");
     assert_eq!(r.body["properties"]["disableLocalAuth"], true);
@@ -74,20 +74,15 @@ async fn account_create_is_long_running_then_soft_delete_restore_purge() {
     let r = send(&emu, &tok, "DELETE", &path, None).await;
     assert_eq!(r.status, 202);
     wait_async(&emu, &tok, &r.header("azure-asyncoperation")).await;
-    assert_eq!(
-        send(&emu, &tok, "GET", &path, None).await.code(),
-        "ResourceNotFound"
-    );
+    assert_eq!(get(&emu, &tok, &path).await.code(), "ResourceNotFound");
     let deleted = format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/eastus/resourceGroups/rg-conf/deletedAccounts/acct1?{V}");
-    let r = send(&emu, &tok, "GET", &deleted, None).await;
+    let r = get(&emu, &tok, &deleted).await;
     assert_eq!(r.status, 200);
     assert!(r.body["properties"]["deletionDate"].is_string());
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/deletedAccounts?{V}"),
-        None,
     )
     .await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
@@ -105,9 +100,9 @@ async fn account_create_is_long_running_then_soft_delete_restore_purge() {
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
     wait_async(&emu, &tok, &r.header("azure-asyncoperation")).await;
-    assert_eq!(send(&emu, &tok, "GET", &deleted, None).await.status, 404);
+    assert_eq!(get(&emu, &tok, &deleted).await.status, 404);
     assert_eq!(
-        send(&emu, &tok, "GET", &path, None).await.body["properties"]["customSubDomainName"],
+        get(&emu, &tok, &path).await.body["properties"]["customSubDomainName"],
         "kl-acct1"
     );
     // delete + purge frees the subdomain
@@ -153,24 +148,20 @@ async fn keys_and_lists() {
     .await;
     assert_eq!(r.status, 200);
     assert!(r.body["key1"].is_string() && r.body["key1"] != r.body["key2"]);
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!(
             "{}/providers/Microsoft.CognitiveServices/accounts?{V}",
             rg_path("rg-conf")
         ),
-        None,
     )
     .await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/accounts?{V}"),
-        None,
     )
     .await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 2);
@@ -224,7 +215,7 @@ async fn deployments_are_written_one_at_a_time() {
     assert_eq!((r.status, r.code()), (409, "RequestConflict"));
     assert_eq!(r.message(), format!("Another operation is being performed on the parent resource '{}'. Please try again later.", account_path("rg-conf", "oai-conf")));
     wait_async(&emu, &tok, &aso).await;
-    let r = send(&emu, &tok, "GET", &format!("{base}/d1?{V}"), None).await;
+    let r = get(&emu, &tok, &format!("{base}/d1?{V}")).await;
     assert_eq!(r.body["properties"]["provisioningState"], "Succeeded");
     assert_eq!(r.body["sku"]["capacity"], 5);
     let r = send(
@@ -236,19 +227,14 @@ async fn deployments_are_written_one_at_a_time() {
     )
     .await;
     assert_eq!((r.status, r.code()), (400, "DeploymentModelNotSupported"));
-    let r = send(&emu, &tok, "GET", &format!("{base}?{V}"), None).await;
+    let r = get(&emu, &tok, &format!("{base}?{V}")).await;
     assert_eq!(r.body["value"].as_array().unwrap().len(), 3);
-    let r = send(&emu, &tok, "GET", &format!("{base}/nope?{V}"), None).await;
+    let r = get(&emu, &tok, &format!("{base}/nope?{V}")).await;
     assert_eq!((r.status, r.code()), (404, "ResourceNotFound"));
     let r = send(&emu, &tok, "DELETE", &format!("{base}/d1?{V}"), None).await;
     assert_eq!(r.status, 202);
     wait_async(&emu, &tok, &r.header("azure-asyncoperation")).await;
-    assert_eq!(
-        send(&emu, &tok, "GET", &format!("{base}/d1?{V}"), None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(&emu, &tok, &format!("{base}/d1?{V}")).await.status, 404);
     assert_eq!(
         send(&emu, &tok, "DELETE", &format!("{base}/d1?{V}"), None)
             .await

@@ -21,7 +21,7 @@ async fn identity_patch_semantics() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
     let p1 = format!("{}?{V}", vm_path("build-agent-01"));
-    let r = send(&emu, &tok, "GET", &p1, None).await;
+    let r = get(&emu, &tok, &p1).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["identity"]["type"], "UserAssigned");
     assert_eq!(
@@ -52,7 +52,7 @@ async fn identity_patch_semantics() {
     let done = wait_async(&emu, &tok, &r.header("azure-asyncoperation")).await;
     assert_eq!(done["status"], "Succeeded");
     assert_eq!(
-        send(&emu, &tok, "GET", &p1, None).await.body["properties"]["provisioningState"],
+        get(&emu, &tok, &p1).await.body["properties"]["provisioningState"],
         "Succeeded"
     );
     assert!(emu
@@ -86,13 +86,7 @@ async fn identity_patch_semantics() {
     )
     .await;
     assert!(r.body.get("identity").is_none(), "{}", r.body);
-    assert!(emu
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_none());
+    assert!(!has_service_principal(&emu, &pid));
     let r = send(
         &emu,
         &tok,
@@ -102,7 +96,7 @@ async fn identity_patch_semantics() {
     )
     .await;
     assert_eq!(r.status, 400);
-    let r = send(&emu, &tok, "GET", &format!("{}?{V}", vm_path("nope")), None).await;
+    let r = get(&emu, &tok, &format!("{}?{V}", vm_path("nope"))).await;
     assert_eq!((r.status, r.code()), (404, "ResourceNotFound"));
 }
 
@@ -172,7 +166,7 @@ async fn run_command_really_runs_one_at_a_time() {
     .await;
     assert_eq!((again.status, again.code()), (409, "Conflict"));
     assert_eq!(again.message(), "Run command extension execution is in progress. Please wait for completion before invoking a run command.");
-    assert_eq!(send(&emu, &tok, "GET", &loc, None).await.status, 202);
+    assert_eq!(get(&emu, &tok, &loc).await.status, 202);
     let done = wait_async(&emu, &tok, &aso).await;
     assert_eq!(done["status"], "Succeeded", "{done}");
     let status = &done["properties"]["output"]["value"][0];
@@ -184,7 +178,7 @@ async fn run_command_really_runs_one_at_a_time() {
     );
     assert!(msg.contains("leak=none"), "{msg}");
     assert!(msg.ends_with("\n[stderr]\nto-stderr\n"), "{msg}");
-    let r = send(&emu, &tok, "GET", &loc, None).await;
+    let r = get(&emu, &tok, &loc).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["value"][0]["message"], msg);
     // free again

@@ -11,51 +11,38 @@ use serde_json::json;
 async fn authentication_and_api_versions() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(
+    let r = get(
         &emu,
         "",
-        "GET",
         &format!("{}?api-version=2021-04-01", rg_path("rg-ci")),
-        None,
     )
     .await;
     assert_eq!((r.status, r.code()), (401, "AuthenticationFailed"));
-    let r = send(&emu, &tok, "GET", &rg_path("rg-ci"), None).await;
+    let r = get(&emu, &tok, &rg_path("rg-ci")).await;
     assert_eq!((r.status, r.code()), (400, "MissingApiVersionParameter"));
     assert_eq!(
         r.message(),
         "The api-version query parameter (?api-version=) is required for all requests."
     );
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("{}?api-version=1999-01-01", rg_path("rg-ci")),
-        None,
     )
     .await;
     assert_eq!((r.status, r.code()), (400, "InvalidApiVersionParameter"));
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!(
             "{}?api-version=2099-01-01",
             account_path("rg-conf", "oai-conf")
         ),
-        None,
     )
     .await;
     assert_eq!((r.status, r.code()), (400, "NoRegisteredProviderFound"));
     for v in ["2021-04-01", "2024-11-01"] {
-        let r = send(
-            &emu,
-            &tok,
-            "GET",
-            &format!("{}?api-version={v}", rg_path("rg-ci")),
-            None,
-        )
-        .await;
+        let r = get(&emu, &tok, &format!("{}?api-version={v}", rg_path("rg-ci"))).await;
         assert_eq!(r.status, 200, "{v}");
     }
 }
@@ -64,25 +51,16 @@ async fn authentication_and_api_versions() {
 async fn reader_is_refused_writes_even_on_missing_scopes() {
     let emu = start_arm().await;
     let reader = token_for(&emu, READER_APP, "r", ARM_SCOPE).await;
-    let r = send(
+    let r = get(
         &emu,
         &reader,
-        "GET",
         &format!("{}?api-version=2021-04-01", rg_path("rg-ci")),
-        None,
     )
     .await;
     assert_eq!(r.status, 200);
     for rg in ["rg-ci", "rg-nope"] {
         let path = format!("/subscriptions/{SUB}/resourcegroups/{rg}");
-        let r = send(
-            &emu,
-            &reader,
-            "PUT",
-            &format!("{path}?api-version=2021-04-01"),
-            Some(json!({"location": "eastus"})),
-        )
-        .await;
+        let r = put_location(&emu, &reader, &format!("{path}?api-version=2021-04-01")).await;
         assert_eq!((r.status, r.code()), (403, "AuthorizationFailed"));
         assert_eq!(
             r.message(),
@@ -95,37 +73,26 @@ async fn reader_is_refused_writes_even_on_missing_scopes() {
 async fn subscriptions() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(
-        &emu,
-        &tok,
-        "GET",
-        "/subscriptions?api-version=2022-12-01",
-        None,
-    )
-    .await;
+    let r = get(&emu, &tok, "/subscriptions?api-version=2022-12-01").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["value"][0]["subscriptionId"], SUB);
     assert_eq!(r.body["value"][0]["state"], "Enabled");
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("/subscriptions/{SUB}?api-version=2022-12-01"),
-        None,
     )
     .await;
     assert_eq!(
         (r.status, r.body["displayName"].as_str()),
         (200, Some("Dev"))
     );
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!(
             "/subscriptions/{SUB}/providers/Microsoft.CognitiveServices?api-version=2021-04-01"
         ),
-        None,
     )
     .await;
     assert_eq!(r.body["registrationState"], "Registered");
@@ -170,12 +137,10 @@ async fn resource_group_lifecycle() {
     .await;
     assert_eq!(r.body["tags"], json!({"x": "y"}));
     assert_eq!(send(&emu, &tok, "HEAD", &path, None).await.status, 204);
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!("/subscriptions/{SUB}/resourcegroups?api-version=2021-04-01"),
-        None,
     )
     .await;
     let names: Vec<&str> = r.body["value"]
@@ -199,18 +164,18 @@ async fn resource_group_lifecycle() {
     assert!(loc.contains("/operationresults/"), "{loc}");
     let mut last = 0;
     for _ in 0..50 {
-        last = send(&emu, &tok, "GET", &loc, None).await.status;
+        last = get(&emu, &tok, &loc).await.status;
         if last != 202 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(last, 200);
-    let r = send(&emu, &tok, "GET", &path, None).await;
+    let r = get(&emu, &tok, &path).await;
     assert_eq!((r.status, r.code()), (404, "ResourceGroupNotFound"));
     assert_eq!(r.message(), "Resource group 'rg-new' could not be found.");
     assert_eq!(send(&emu, &tok, "HEAD", &path, None).await.status, 404);
-    let r = send(&emu, &tok, "GET", &format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/westeurope/resourceGroups/rg-new/deletedAccounts/in-rg?api-version=2024-10-01"), None).await;
+    let r = get(&emu, &tok, &format!("/subscriptions/{SUB}/providers/Microsoft.CognitiveServices/locations/westeurope/resourceGroups/rg-new/deletedAccounts/in-rg?api-version=2024-10-01")).await;
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
@@ -218,15 +183,13 @@ async fn resource_group_lifecycle() {
 async fn unknown_resource_types() {
     let emu = start_arm().await;
     let tok = owner(&emu).await;
-    let r = send(
+    let r = get(
         &emu,
         &tok,
-        "GET",
         &format!(
             "{}/providers/Microsoft.Web/sites/x?api-version=2021-04-01",
             rg_path("rg-ci")
         ),
-        None,
     )
     .await;
     assert_eq!((r.status, r.code()), (404, "InvalidResourceType"));

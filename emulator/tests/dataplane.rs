@@ -9,54 +9,12 @@ use common::*;
 use keyless_emulator::world::Span;
 use serde_json::json;
 
-const API: &str = "api-version=2024-10-21";
-
-fn chat_url(emu: &keyless_emulator::RunningEmulator, sub: &str, dep: &str) -> String {
-    format!(
-        "{}/aoai/{sub}/openai/deployments/{dep}/chat/completions?{API}",
-        emu.base_url()
-    )
-}
-
-async fn post(
-    emu: &keyless_emulator::RunningEmulator,
-    url: &str,
-    auth: (&str, &str),
-    body: serde_json::Value,
-) -> R {
-    let r = client(emu)
-        .post(url)
-        .header(auth.0, auth.1)
-        .json(&body)
-        .send()
-        .await
-        .expect("send");
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let body = r.json().await.unwrap_or(serde_json::Value::Null);
-    R {
-        status,
-        body,
-        headers,
-    }
-}
-
-fn ping(max: u64) -> serde_json::Value {
-    json!({"messages": [{"role": "user", "content": "ping"}], "max_tokens": max})
-}
-
 #[tokio::test]
 async fn chat_and_completions_with_entra_token() {
     let emu = start_arm().await;
     let tok = token(&emu, OAI_SCOPE).await;
     let bearer = format!("Bearer {tok}");
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-conf", "chat"),
-        ("authorization", &bearer),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-conf", "chat", ("authorization", &bearer)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["object"], "chat.completion");
     assert_eq!(r.body["choices"][0]["message"]["role"], "assistant");
@@ -84,7 +42,7 @@ async fn chat_and_completions_with_entra_token() {
         assert!(!r.header(h).is_empty(), "{h}");
     }
     let url = format!(
-        "{}/aoai/keyless-conf/openai/deployments/instruct/completions?{API}",
+        "{}/aoai/keyless-conf/openai/deployments/instruct/completions?{DATA_API}",
         emu.base_url()
     );
     let r = post(
@@ -100,7 +58,7 @@ async fn chat_and_completions_with_entra_token() {
     // the host-name route works too
     let r = client(&emu)
         .post(format!(
-            "{}/openai/deployments/chat/chat/completions?{API}",
+            "{}/openai/deployments/chat/chat/completions?{DATA_API}",
             emu.base_url()
         ))
         .header("host", "keyless-conf.openai.azure.com")
@@ -117,25 +75,8 @@ async fn authentication_failures() {
     let emu = start_arm().await;
     let tok = token(&emu, OAI_SCOPE).await;
     let bearer = format!("Bearer {tok}");
-    let keys = send(
-        &emu,
-        &owner(&emu).await,
-        "POST",
-        &format!(
-            "{}/listKeys?api-version=2024-10-01",
-            account_path("rg-conf", "oai-conf")
-        ),
-        None,
-    )
-    .await;
-    let key = keys.body["key1"].as_str().unwrap().to_string();
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-conf", "chat"),
-        ("api-key", &key),
-        ping(1),
-    )
-    .await;
+    let (key, _) = list_keys(&emu, "oai-conf").await;
+    let r = chat(&emu, "keyless-conf", "chat", ("api-key", &key)).await;
     assert_eq!(
         (r.status, r.code(), r.message()),
         (
@@ -145,13 +86,7 @@ async fn authentication_failures() {
         )
     );
     let arm = format!("Bearer {}", owner(&emu).await);
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-conf", "chat"),
-        ("authorization", &arm),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-conf", "chat", ("authorization", &arm)).await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["statusCode"], 401);
     assert!(r.body["message"]
@@ -159,46 +94,18 @@ async fn authentication_failures() {
         .unwrap()
         .contains("audience is incorrect"));
     // Owner has no data actions: the keys account has no OpenAI role for the caller
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-keys", "small"),
-        ("authorization", &bearer),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-keys", "small", ("authorization", &bearer)).await;
     assert_eq!((r.status, r.code()), (401, "PermissionDenied"));
     assert_eq!(r.message(), format!("The principal `{APP_OID}` lacks the required data action `Microsoft.CognitiveServices/accounts/OpenAI/deployments/chat/completions/action` to perform `POST /openai/deployments/{{deployment-id}}/chat/completions` operation."));
     // keys work where local auth is enabled; a wrong key does not
-    let keys = send(
-        &emu,
-        &owner(&emu).await,
-        "POST",
-        &format!(
-            "{}/listKeys?api-version=2024-10-01",
-            account_path("rg-conf", "oai-keys")
-        ),
-        None,
-    )
-    .await;
-    let key2 = keys.body["key2"].as_str().unwrap().to_string();
+    let (_, key2) = list_keys(&emu, "oai-keys").await;
     assert_eq!(
-        post(
-            &emu,
-            &chat_url(&emu, "keyless-keys", "small"),
-            ("api-key", &key2),
-            ping(1)
-        )
-        .await
-        .status,
+        chat(&emu, "keyless-keys", "small", ("api-key", &key2))
+            .await
+            .status,
         200
     );
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-keys", "small"),
-        ("api-key", "wrong"),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-keys", "small", ("api-key", "wrong")).await;
     assert_eq!((r.status, r.code()), (401, "401"));
     // missing api-version, unknown deployment, wrong model API
     let no_version = format!(
@@ -207,21 +114,9 @@ async fn authentication_failures() {
     );
     let r = post(&emu, &no_version, ("authorization", &bearer), ping(1)).await;
     assert_eq!((r.status, r.code()), (404, "404"));
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-conf", "nope"),
-        ("authorization", &bearer),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-conf", "nope", ("authorization", &bearer)).await;
     assert_eq!((r.status, r.code()), (404, "DeploymentNotFound"));
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-conf", "instruct"),
-        ("authorization", &bearer),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-conf", "instruct", ("authorization", &bearer)).await;
     assert_eq!((r.status, r.code()), (400, "OperationNotSupported"));
 }
 
@@ -235,27 +130,17 @@ async fn data_role_propagates_then_works() {
         Some(json!({"properties": {"roleDefinitionId": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{OPENAI_USER}"), "principalId": APP_OID, "principalType": "ServicePrincipal"}}))).await;
     assert_eq!(r.status, 201);
     assert_eq!(
-        post(
-            &emu,
-            &chat_url(&emu, "keyless-keys", "small"),
-            ("authorization", &bearer),
-            ping(1)
-        )
-        .await
-        .code(),
+        chat(&emu, "keyless-keys", "small", ("authorization", &bearer))
+            .await
+            .code(),
         "PermissionDenied"
     );
     emu.ctx().advance_clock(301.0);
     let bearer = format!("Bearer {}", token(&emu, OAI_SCOPE).await);
     assert_eq!(
-        post(
-            &emu,
-            &chat_url(&emu, "keyless-keys", "small"),
-            ("authorization", &bearer),
-            ping(1)
-        )
-        .await
-        .status,
+        chat(&emu, "keyless-keys", "small", ("authorization", &bearer))
+            .await
+            .status,
         200
     );
 }
@@ -263,36 +148,13 @@ async fn data_role_propagates_then_works() {
 #[tokio::test]
 async fn capacity_budget_gives_429_with_retry_after() {
     let emu = start_arm().await;
-    let keys = send(
-        &emu,
-        &owner(&emu).await,
-        "POST",
-        &format!(
-            "{}/listKeys?api-version=2024-10-01",
-            account_path("rg-conf", "oai-keys")
-        ),
-        None,
-    )
-    .await;
-    let key = keys.body["key1"].as_str().unwrap().to_string();
+    let (key, _) = list_keys(&emu, "oai-keys").await;
     // capacity 1 → 6 requests per minute
     for i in 0..6 {
-        let r = post(
-            &emu,
-            &chat_url(&emu, "keyless-keys", "small"),
-            ("api-key", &key),
-            ping(1),
-        )
-        .await;
+        let r = chat(&emu, "keyless-keys", "small", ("api-key", &key)).await;
         assert_eq!(r.status, 200, "request {i}: {}", r.body);
     }
-    let r = post(
-        &emu,
-        &chat_url(&emu, "keyless-keys", "small"),
-        ("api-key", &key),
-        ping(1),
-    )
-    .await;
+    let r = chat(&emu, "keyless-keys", "small", ("api-key", &key)).await;
     assert_eq!((r.status, r.code()), (429, "429"));
     let retry: u64 = r.header("retry-after").parse().unwrap();
     assert!((1..=60).contains(&retry));

@@ -32,6 +32,22 @@ async fn post_token(
     (status, r.json().await.expect("json body"))
 }
 
+/// Posts a token request that Entra must refuse with `status`, `error` and AADSTS `code`;
+/// returns the error body.
+async fn refused(
+    emu: &keyless_emulator::RunningEmulator,
+    tenant: &str,
+    form: &[(&str, &str)],
+    status: u16,
+    error: &str,
+    code: u64,
+) -> Value {
+    let (s, b) = post_token(emu, tenant, form).await;
+    assert_eq!(s, status, "{b}");
+    assert_aad(&b, error, code);
+    b
+}
+
 fn assert_aad(body: &Value, error: &str, code: u64) {
     assert_eq!(body["error"], error, "{body}");
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
@@ -48,16 +64,11 @@ async fn discovery_documents_and_jwks() {
     let emu = start().await;
     let c = client(&emu);
     let b = emu.base_url();
-    let v2: Value = c
-        .get(format!(
-            "{b}/{TENANT}/v2.0/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v2: Value = get_json(
+        &c,
+        format!("{b}/{TENANT}/v2.0/.well-known/openid-configuration"),
+    )
+    .await;
     assert_eq!(
         v2["token_endpoint"],
         format!("{b}/{TENANT}/oauth2/v2.0/token")
@@ -79,23 +90,9 @@ async fn discovery_documents_and_jwks() {
         .await
         .unwrap();
     assert_eq!(by_domain.status(), 200);
-    let v1: Value = c
-        .get(format!("{b}/{TENANT}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v1: Value = get_json(&c, format!("{b}/{TENANT}/.well-known/openid-configuration")).await;
     assert_eq!(v1["issuer"], format!("https://sts.windows.net/{TENANT}/"));
-    let jwks: Value = c
-        .get(v2["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = get_json(&c, v2["jwks_uri"].as_str().unwrap()).await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["e"], "AQAB");
@@ -126,16 +123,9 @@ async fn discovery_documents_and_jwks() {
 async fn instance_discovery_answers_for_the_emulator_host() {
     let emu = start().await;
     let b = emu.base_url();
-    let r: Value = client(&emu)
-        .get(format!(
+    let r: Value = get_json(&client(&emu), format!(
             "{b}/common/discovery/instance?api-version=1.1&authorization_endpoint={b}/{TENANT}/oauth2/v2.0/authorize"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(
         r["tenant_discovery_endpoint"],
         format!("{b}/{TENANT}/v2.0/.well-known/openid-configuration")
@@ -250,17 +240,18 @@ async fn token_endpoint_failures_have_azure_shapes() {
         f
     };
     // wrong secret → 401 invalid_client 7000215
-    let (s, b) = post_token(
+    let b = refused(
         &emu,
         TENANT,
         &with(&[("client_secret", "nope"), ("scope", ARM_SCOPE)]),
+        401,
+        "invalid_client",
+        7000215,
     )
     .await;
-    assert_eq!(s, 401);
-    assert_aad(&b, "invalid_client", 7000215);
     assert!(b["error_description"].as_str().unwrap().contains(APP));
     // unknown application → 400 unauthorized_client 700016
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &[
@@ -269,52 +260,68 @@ async fn token_endpoint_failures_have_azure_shapes() {
             ("client_secret", "x"),
             ("scope", ARM_SCOPE),
         ],
+        400,
+        "unauthorized_client",
+        700016,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "unauthorized_client", 700016);
     // unknown tenant → 400 invalid_tenant 90002
-    let (s, b) = post_token(
+    refused(
         &emu,
         "00000000-dead-beef-0000-000000000000",
         &with(&[("client_secret", SECRET), ("scope", ARM_SCOPE)]),
+        400,
+        "invalid_tenant",
+        90002,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_tenant", 90002);
     // scope without /.default → 1002012
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &with(&[
             ("client_secret", SECRET),
             ("scope", "https://management.azure.com/user_impersonation"),
         ]),
+        400,
+        "invalid_scope",
+        1002012,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_scope", 1002012);
     // no credential → 401 7000218
-    let (s, b) = post_token(&emu, TENANT, &with(&[("scope", ARM_SCOPE)])).await;
-    assert_eq!(s, 401);
-    assert_aad(&b, "invalid_client", 7000218);
+    refused(
+        &emu,
+        TENANT,
+        &with(&[("scope", ARM_SCOPE)]),
+        401,
+        "invalid_client",
+        7000218,
+    )
+    .await;
     // missing scope → 900144
-    let (s, b) = post_token(&emu, TENANT, &with(&[("client_secret", SECRET)])).await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_request", 900144);
+    let b = refused(
+        &emu,
+        TENANT,
+        &with(&[("client_secret", SECRET)]),
+        400,
+        "invalid_request",
+        900144,
+    )
+    .await;
     assert!(b["error_description"].as_str().unwrap().contains("'scope'"));
     // unknown resource → 500011
-    let (s, b) = post_token(
+    refused(
         &emu,
         TENANT,
         &with(&[
             ("client_secret", SECRET),
             ("scope", "https://vault.example/.default"),
         ]),
+        400,
+        "invalid_resource",
+        500011,
     )
     .await;
-    assert_eq!(s, 400);
-    assert_aad(&b, "invalid_resource", 500011);
     // the correlation id echoes client-request-id
     let r = client(&emu)
         .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.base_url()))

@@ -64,13 +64,7 @@ async fn state_and_tokens_survive_a_restart_and_reset_wipes() {
     let mut cfg = cfg_with_state(&file);
     cfg.world = keyless_emulator::world::World::minimal();
     let emu2 = start_cfg(cfg).await;
-    assert!(emu2
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_some());
+    assert!(has_service_principal(&emu2, &pid));
     assert!(emu2
         .ctx()
         .state
@@ -94,13 +88,7 @@ async fn state_and_tokens_survive_a_restart_and_reset_wipes() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!file.exists());
-    assert!(emu2
-        .ctx()
-        .state
-        .lock()
-        .directory
-        .service_principal(&pid)
-        .is_none());
+    assert!(!has_service_principal(&emu2, &pid));
     assert!(emu2
         .ctx()
         .state
@@ -134,25 +122,11 @@ async fn admin_views_counters_state_timing() {
         .send()
         .await
         .unwrap();
-    let counters: Value = c
-        .get(format!("{b}/_emulator/counters"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counters: Value = get_json(&c, format!("{b}/_emulator/counters")).await;
     assert_eq!(counters["tokenRequests"], 1);
     assert_eq!(counters["graphRequests"], 1);
     assert_eq!(counters["byRoute"]["entra"], 1);
-    let log: Value = c
-        .get(format!("{b}/_emulator/requests?route=graph"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = get_json(&c, format!("{b}/_emulator/requests?route=graph")).await;
     let entries = log["requests"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["method"], "GET");

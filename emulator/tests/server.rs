@@ -22,6 +22,40 @@ fn rg(emu: &keyless_emulator::RunningEmulator, name: &str) -> String {
     )
 }
 
+/// GET of resource group `name` as token `t`.
+async fn get_rg(
+    c: &reqwest::Client,
+    emu: &keyless_emulator::RunningEmulator,
+    t: &str,
+    name: &str,
+) -> reqwest::Response {
+    c.get(rg(emu, name)).bearer_auth(t).send().await.unwrap()
+}
+
+/// PUT of resource group `name` in eastus as token `t`.
+async fn put_rg(
+    c: &reqwest::Client,
+    emu: &keyless_emulator::RunningEmulator,
+    t: &str,
+    name: &str,
+) -> reqwest::Response {
+    c.put(rg(emu, name))
+        .bearer_auth(t)
+        .json(&json!({"location": "eastus"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A chat-completions POST with an empty message list (unauthenticated).
+async fn post_empty_chat(c: &reqwest::Client, url: &str) -> reqwest::Response {
+    c.post(url)
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn admin(
     emu: &keyless_emulator::RunningEmulator,
     method: &str,
@@ -95,13 +129,7 @@ async fn arm_headers_and_throttling_count_down_to_429() {
         format!("Number of 'read' requests for subscription '{SUB}' actor '{APP_OID}' exceeded. Please try again after '{retry}' seconds after additional tokens are available. Refer to https://aka.ms/arm-throttling for additional information.")
     );
     // Writes have their own bucket.
-    let r = c
-        .put(rg(&emu, "rg-x"))
-        .bearer_auth(&t)
-        .json(&json!({"location": "eastus"}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_rg(&c, &emu, &t, "rg-x").await;
     assert_eq!(
         r.headers()["x-ms-ratelimit-remaining-subscription-writes"],
         "2"
@@ -129,11 +157,7 @@ async fn arm_headers_and_throttling_count_down_to_429() {
     assert_eq!(counters.arm_reads, 7);
     assert_eq!(counters.arm_writes, 1);
     // Non-ARM routes are never throttled and carry no ARM headers.
-    let r = c
-        .get(format!("{}/_emulator/health", emu.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&emu).await;
     assert!(r
         .headers()
         .get("x-ms-ratelimit-remaining-subscription-reads")
@@ -152,12 +176,7 @@ async fn fault_rule_fails_exactly_n_then_passes() {
     let r = c.get(rg_list(&emu)).bearer_auth(&t).send().await.unwrap();
     assert_ne!(r.status(), 503);
     for _ in 0..2 {
-        let r = c
-            .get(rg(&emu, "rg-ci"))
-            .bearer_auth(&t)
-            .send()
-            .await
-            .unwrap();
+        let r = get_rg(&c, &emu, &t, "rg-ci").await;
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "1");
         assert!(
@@ -167,32 +186,15 @@ async fn fault_rule_fails_exactly_n_then_passes() {
         let b: Value = r.json().await.unwrap();
         assert_eq!(b["error"]["code"], "ServiceUnavailable");
     }
-    let r = c
-        .get(rg(&emu, "rg-ci"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let r = get_rg(&c, &emu, &t, "rg-ci").await;
     assert_ne!(r.status(), 503);
     let f = admin(&emu, "GET", "faults", Value::Null).await;
     assert_eq!(f["rules"][0]["count"], 0);
     // A rule added at run time through the admin API, with a custom code.
     admin(&emu, "PUT", "faults", json!({"rules": [{"path": "rg-ci", "method": "PUT", "status": 409, "count": 1, "code": "Conflict"}]})).await;
-    let r = c
-        .put(rg(&emu, "rg-ci"))
-        .bearer_auth(&t)
-        .json(&json!({"location": "eastus"}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_rg(&c, &emu, &t, "rg-ci").await;
     assert_eq!(r.status(), 409);
-    let r = c
-        .put(rg(&emu, "rg-ci"))
-        .bearer_auth(&t)
-        .json(&json!({"location": "eastus"}))
-        .send()
-        .await
-        .unwrap();
+    let r = put_rg(&c, &emu, &t, "rg-ci").await;
     assert_ne!(r.status(), 409);
     assert_eq!(emu.counters().faults_injected, 3);
 }
@@ -239,12 +241,7 @@ async fn connection_reset_and_latency() {
         e.is_err(),
         "the connection must be dropped without a response: {e:?}"
     );
-    let r = c
-        .get(rg(&emu, "rg-reset"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let r = get_rg(&c, &emu, &t, "rg-reset").await;
     assert!(r.status().as_u16() > 0);
     // resetRate 1.0: every ARM request is dropped; the log records status 0.
     admin(&emu, "PUT", "faults", json!({"resetRate": 1.0})).await;
@@ -289,11 +286,7 @@ async fn oversized_body_is_413_with_arm_error() {
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error"]["code"], "RequestEntityTooLarge");
     // Still serving.
-    let r = client(&emu)
-        .get(format!("{}/_emulator/health", emu.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&emu).await;
     assert_eq!(r.status(), 200);
 }
 
@@ -309,11 +302,7 @@ async fn handler_panic_is_a_500_and_the_server_survives() {
     assert_eq!(r.status(), 500);
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error"]["code"], "InternalServerError");
-    let r = c
-        .get(format!("{}/_emulator/health", emu.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&emu).await;
     assert_eq!(r.status(), 200);
 }
 
@@ -350,11 +339,7 @@ async fn hung_client_does_not_block_others() {
         .await
         .unwrap();
     let started = Instant::now();
-    let r = client(&emu)
-        .get(format!("{}/_emulator/health", emu.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let r = health(&emu).await;
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
@@ -406,12 +391,7 @@ async fn data_plane_faults_only_when_enabled() {
         json!({"rules": [{"path": "^/aoai/", "status": 503, "count": 1}]}),
     )
     .await;
-    let r = c
-        .post(&url)
-        .json(&json!({"messages": []}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_empty_chat(&c, &url).await;
     assert_ne!(r.status(), 503, "data plane is not faulted by default");
     admin(
         &emu,
@@ -420,12 +400,7 @@ async fn data_plane_faults_only_when_enabled() {
         json!({"dataPlane": true, "rules": [{"path": "^/aoai/", "status": 503, "count": 1}]}),
     )
     .await;
-    let r = c
-        .post(&url)
-        .json(&json!({"messages": []}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_empty_chat(&c, &url).await;
     assert_eq!(r.status(), 503);
     assert!(r
         .headers()

@@ -10,7 +10,7 @@ use crate::model::arm::{ids, roles};
 use crate::model::State;
 
 /// Who is asking: the token's object id and the transitive groups it carried.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal<'a> {
     /// Object id.
     pub oid: &'a str,
@@ -46,6 +46,26 @@ pub fn check(state: &State, now: f64, who: &Principal<'_>, action: &str, scope: 
         action,
         scope,
     )
+}
+
+/// True when `who` (or one of its groups) holds an effective role assignment whose scope passes
+/// `scope_ok`, whatever the role: what ARM requires to see a subscription or to read role
+/// definitions at the root.
+pub fn holds_any(
+    state: &State,
+    now: f64,
+    who: &Principal<'_>,
+    scope_ok: impl Fn(&str) -> bool,
+) -> bool {
+    state.arm.role_assignments.iter().any(|a| {
+        a.effective_at <= now
+            && (a.principal_id.eq_ignore_ascii_case(who.oid)
+                || who
+                    .groups
+                    .iter()
+                    .any(|g| g.eq_ignore_ascii_case(&a.principal_id)))
+            && scope_ok(&a.scope)
+    })
 }
 
 /// Checks a data-plane action at `scope`.
@@ -133,21 +153,13 @@ mod tests {
     use super::*;
 
     fn ra(scope: &str, role: &str, principal: &str, effective_at: f64) -> RoleAssignment {
-        RoleAssignment {
-            name: uuid::Uuid::new_v4().to_string(),
-            scope: scope.into(),
-            role_definition_id: roles::by_name(role).unwrap().id.into(),
-            principal_id: principal.into(),
-            principal_type: "User".into(),
-            description: None,
-            condition: None,
-            condition_version: None,
-            created_on: 0.0,
-            updated_on: 0.0,
-            created_by: None,
-            updated_by: None,
+        RoleAssignment::for_test(
+            &uuid::Uuid::new_v4().to_string(),
+            scope,
+            roles::by_name(role).unwrap().id,
+            principal,
             effective_at,
-        }
+        )
     }
 
     const ACCT: &str =

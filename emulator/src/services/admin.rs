@@ -63,22 +63,9 @@ fn requests(ctx: &Ctx, req: &Req) -> Resp {
         .obs
         .requests()
         .into_iter()
-        .filter(|e| e.unix >= since && route.is_none_or_eq(&e.route))
+        .filter(|e| e.unix >= since && route.is_none_or(|x| x.eq_ignore_ascii_case(&e.route)))
         .collect();
     Resp::json(200, &json!({"requests": list}))
-}
-
-trait OptEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl OptEq for Option<&str> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        match self {
-            Some(x) => x.eq_ignore_ascii_case(v),
-            None => true,
-        }
-    }
 }
 
 /// Keys whose values are secrets wherever they appear in the state.
@@ -125,12 +112,12 @@ fn state(ctx: &Ctx) -> Resp {
     Resp::json(200, &v)
 }
 
-/// Puts the emulator back to its world: state, timing, faults, throttling, managed-identity
-/// secrets and caches, counters and log. The state file (if any) is removed, so a restart seeds
+/// Puts the emulator back to its world: state (rate-limit windows included), timing, faults,
+/// throttling, managed-identity secrets and caches, Run Command slots, counters and log. The state file (if any) is removed, so a restart seeds
 /// from the world file too.
 pub fn reset(ctx: &Ctx) -> Resp {
     let now = ctx.now();
-    let fresh = crate::start::seed_state(&ctx.world, now);
+    let fresh = crate::model::State::seed(&ctx.world, now);
     *ctx.state.lock() = fresh;
     *ctx.timing.write() = ctx.world.timing.clone();
     let _ = ctx.faults.lock().set(ctx.world.faults.clone(), now);
@@ -139,6 +126,7 @@ pub fn reset(ctx: &Ctx) -> Resp {
         .reconfigure(ctx.world.throttling.clone());
     ctx.msi_hosts.lock().clear();
     ctx.msi_cache.lock().clear();
+    ctx.runs.clear();
     ctx.obs.reset_counters();
     ctx.obs.clear_log();
     if let Some(p) = &ctx.persister {

@@ -1,52 +1,25 @@
-//! Entra ID: OIDC discovery (v2 and v1), JWKS, MSAL instance discovery, and the token endpoints
-//! (v2.0 and v1) for the client-credentials grant with a client secret (form body or HTTP
-//! Basic), a federated assertion (workload identity federation) or a certificate assertion.
+//! Entra ID over HTTP: OIDC discovery (v2 and v1), JWKS, MSAL instance discovery, and the token
+//! endpoints (v2.0 and v1) for the client-credentials grant with a client secret (form body or
+//! HTTP Basic), a federated assertion (workload identity federation) or a certificate assertion.
 //!
-//! Offline limits, on purpose: an external federated assertion's signature cannot be checked
-//! (the issuer's keys are on the internet), so any signature is accepted while `iss`/`sub`/`aud`
-//! must match a federated credential exactly and `exp`/`nbf` must hold (AADSTS700024). A
-//! certificate assertion is accepted when its `x5t` names a thumbprint registered on the app
-//! (the emulator holds thumbprints, not public keys).
+//! The rules — known tenants and resources, client authentication, token claims — are
+//! `model::entra`; this module parses the form and renders Entra's bodies and AADSTS errors.
 
-use crate::auth::iso_time;
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
-use crate::model::directory::{Directory, SpKind};
-use crate::tokens::{v1_issuer, Claims};
+use crate::model::directory::Directory;
+use crate::model::entra::{
+    self, is_multi_tenant_alias, known_resource, resolve_tenant, ClientAuthError, ClientCredential,
+    TokenSubject,
+};
+use crate::timefmt::iso_time;
+use crate::tokens::{v1_issuer, Issued};
 use base64::Engine;
-use serde_json::{json, Value};
-
-/// Resources the emulated tenant can issue tokens for (v1 resource URIs, as requested).
-const KNOWN_RESOURCES: [&str; 10] = [
-    "https://management.azure.com/",
-    "https://management.azure.com",
-    "https://management.core.windows.net/",
-    "https://management.core.windows.net",
-    "https://cognitiveservices.azure.com",
-    "https://cognitiveservices.azure.com/",
-    "https://graph.microsoft.com",
-    "https://graph.microsoft.com/",
-    "00000003-0000-0000-c000-000000000000",
-    "https://ai.azure.com",
-];
-
-/// True when the emulated tenant knows a resource principal for `resource`.
-pub fn known_resource(resource: &str) -> bool {
-    KNOWN_RESOURCES.contains(&resource)
-}
-
-/// True when a token for `resource` is a Microsoft Graph token.
-pub fn is_graph(resource: &str) -> bool {
-    crate::auth::GRAPH_AUDIENCES.contains(&resource)
-}
+use serde_json::json;
 
 /// Handles an Entra ID request.
 pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
-    let segs: Vec<String> = req
-        .segments
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
+    let segs = req.lower_segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let tenant = req.segments.first().cloned().unwrap_or_default();
     match (req.method.as_str(), &segs[1..]) {
@@ -64,24 +37,8 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
             900561,
             "The endpoint only accepts POST requests. The emulator implements only the client credentials grant.",
         ),
-        _ => crate::router::not_found(&req),
+        _ => crate::http::not_found(&req),
     }
-}
-
-/// The tenant id an authority path segment names, `None` for an unknown tenant. `common` and
-/// `organizations` are accepted for discovery.
-fn resolve_tenant(dir: &Directory, tenant: &str) -> Option<String> {
-    if dir.is_tenant(tenant) {
-        Some(dir.tenant_id.clone())
-    } else {
-        None
-    }
-}
-
-fn is_multi_tenant_alias(t: &str) -> bool {
-    ["common", "organizations", "consumers"]
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(t))
 }
 
 fn host_of(base: &str) -> String {
@@ -233,130 +190,130 @@ pub fn aad_error(ctx: &Ctx, req: &Req, status: u16, error: &str, code: u32, mess
     .with_header("cache-control", "no-store, no-cache")
 }
 
-/// What a successful credential check established.
-struct Authenticated {
-    sp_oid: String,
-    app_id: String,
-    appidacr: &'static str,
+/// `AADSTS900144`: a required form parameter is missing.
+fn missing(ctx: &Ctx, req: &Req, param: &str) -> Resp {
+    aad_error(
+        ctx,
+        req,
+        400,
+        "invalid_request",
+        900144,
+        &format!("The request body must contain the following parameter: '{param}'."),
+    )
 }
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
 fn token(ctx: &Ctx, req: &Req, tenant: &str, v2: bool) -> Resp {
-    let err = |status, error, code, msg: &str| aad_error(ctx, req, status, error, code, msg);
+    match issue_for_form(ctx, req, tenant, v2) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The token endpoint: tenant, form (with HTTP Basic), grant, resource, client authentication,
+/// then the token.
+fn issue_for_form(ctx: &Ctx, req: &Req, tenant: &str, v2: bool) -> Result<Resp, Resp> {
     if is_multi_tenant_alias(tenant) {
-        return err(400, "invalid_request", 50059, "No tenant-identifying information found in either the request or implied by any provided credentials.");
+        return Err(aad_error(ctx, req, 400, "invalid_request", 50059, "No tenant-identifying information found in either the request or implied by any provided credentials."));
     }
-    {
-        let st = ctx.state.lock();
-        if resolve_tenant(&st.directory, tenant).is_none() {
-            drop(st);
-            return unknown_tenant(ctx, req, tenant);
-        }
+    if resolve_tenant(&ctx.state.lock().directory, tenant).is_none() {
+        return Err(unknown_tenant(ctx, req, tenant));
     }
-    let mut form = req.form();
-    // HTTP Basic client authentication (client_secret_basic): form-urlencoded id and secret.
-    if let Some(basic) = req.header("authorization").and_then(|h| {
-        h.strip_prefix("Basic ")
-            .or_else(|| h.strip_prefix("basic "))
-    }) {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(basic.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok());
-        match decoded.as_deref().and_then(|d| d.split_once(':')) {
-            Some((id, secret)) => {
-                let dec = |s: &str| {
-                    url::form_urlencoded::parse(format!("v={s}").as_bytes())
-                        .next()
-                        .map(|(_, v)| v.into_owned())
-                        .unwrap_or_default()
-                };
-                form.push(("client_id".into(), dec(id)));
-                form.push(("client_secret".into(), dec(secret)));
-            }
-            None => {
-                return err(401, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
-            }
-        }
-    }
+    let form = client_form(req).ok_or_else(|| {
+        aad_error(ctx, req, 401, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
+    })?;
     let get = |k: &str| {
         form.iter()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
     };
-    let Some(grant) = get("grant_type") else {
-        return err(
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'grant_type'.",
-        );
-    };
+    let grant = get("grant_type").ok_or_else(|| missing(ctx, req, "grant_type"))?;
     if grant != "client_credentials" {
-        return err(400, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{grant}'. The emulator implements only 'client_credentials'."));
+        return Err(aad_error(ctx, req, 400, "unsupported_grant_type", 70003, &format!("The app requested an unsupported grant type '{grant}'. The emulator implements only 'client_credentials'.")));
     }
-    let Some(client_id) = get("client_id") else {
-        return err(
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_id'.",
-        );
-    };
-    let resource = if v2 {
-        let Some(scope) = get("scope") else {
-            return err(
-                400,
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'scope'.",
-            );
-        };
-        let scopes: Vec<&str> = scope
-            .split(' ')
-            .filter(|s| !s.is_empty() && !["openid", "profile", "offline_access"].contains(s))
-            .collect();
-        match scopes.as_slice() {
-            [one] if one.ends_with("/.default") => one.trim_end_matches("/.default").to_string(),
-            _ => {
-                return err(400, "invalid_scope", 1002012, &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))
-            }
-        }
-    } else {
-        let Some(r) = get("resource") else {
-            return err(
-                400,
-                "invalid_request",
-                900144,
-                "The request body must contain the following parameter: 'resource'.",
-            );
-        };
-        r.to_string()
-    };
+    let client_id = get("client_id").ok_or_else(|| missing(ctx, req, "client_id"))?;
+    let resource = requested_resource(ctx, req, &get, v2)?;
     if !known_resource(&resource) {
-        return err(400, "invalid_resource", 500011, &format!("The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", ctx.tenant_id));
+        return Err(aad_error(ctx, req, 400, "invalid_resource", 500011, &format!("The resource principal named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.", ctx.tenant_id)));
     }
-    let who = match authenticate_client(ctx, req, client_id, &get) {
-        Ok(a) => a,
-        Err(r) => return r,
+    let cred = match (get("client_secret"), get("client_assertion")) {
+        (Some(secret), _) => ClientCredential::Secret(secret),
+        (None, Some(assertion)) => ClientCredential::Assertion {
+            assertion_type: get("client_assertion_type"),
+            assertion,
+        },
+        (None, None) => ClientCredential::Missing,
     };
-    let issued = {
-        let st = ctx.state.lock();
-        issue_app_token(
-            ctx,
-            &st.directory,
-            &resource,
-            &who.sp_oid,
-            &who.app_id,
-            who.appidacr,
-        )
+    let st = ctx.state.lock();
+    let who = entra::authenticate_client(&st.directory, client_id, cred, ctx.now())
+        .map_err(|e| client_auth_error(ctx, req, &e))?;
+    let subject = TokenSubject {
+        oid: &who.sp_oid,
+        app_id: &who.app_id,
+        appidacr: who.appidacr,
     };
-    let issued = match issued {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+    let issued = issue_app_token(ctx, &st.directory, &resource, subject)?;
+    drop(st);
+    Ok(render_token(&issued, &resource, v2))
+}
+
+/// The form, with HTTP Basic client authentication (client_secret_basic: form-urlencoded id and
+/// secret) added as `client_id`/`client_secret`. `None` for a Basic header without `id:secret`.
+fn client_form(req: &Req) -> Option<Vec<(String, String)>> {
+    let mut form = req.form();
+    let basic = req.header("authorization").and_then(|h| {
+        h.strip_prefix("Basic ")
+            .or_else(|| h.strip_prefix("basic "))
+    });
+    if let Some(basic) = basic {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(basic.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok());
+        let (id, secret) = decoded.as_deref().and_then(|d| d.split_once(':'))?;
+        let dec = |s: &str| {
+            url::form_urlencoded::parse(format!("v={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        };
+        form.push(("client_id".into(), dec(id)));
+        form.push(("client_secret".into(), dec(secret)));
+    }
+    Some(form)
+}
+
+/// The resource a token is asked for: v2 `scope` (exactly one `{resource}/.default` besides the
+/// OIDC scopes), v1 `resource`.
+fn requested_resource<'a>(
+    ctx: &Ctx,
+    req: &Req,
+    get: &dyn Fn(&str) -> Option<&'a str>,
+    v2: bool,
+) -> Result<String, Resp> {
+    if !v2 {
+        return get("resource")
+            .map(str::to_string)
+            .ok_or_else(|| missing(ctx, req, "resource"));
+    }
+    let scope = get("scope").ok_or_else(|| missing(ctx, req, "scope"))?;
+    let scopes: Vec<&str> = scope
+        .split(' ')
+        .filter(|s| !s.is_empty() && !["openid", "profile", "offline_access"].contains(s))
+        .collect();
+    match scopes.as_slice() {
+        [one] if one.ends_with("/.default") => Ok(one.trim_end_matches("/.default").to_string()),
+        _ => Err(aad_error(ctx, req, 400, "invalid_scope", 1002012, &format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))),
+    }
+}
+
+/// A refused client, as Entra answers it (401 for a bad or missing secret, else 400).
+fn client_auth_error(ctx: &Ctx, req: &Req, e: &ClientAuthError) -> Resp {
+    let status = if e.is_unauthorized() { 401 } else { 400 };
+    aad_error(ctx, req, status, e.error(), e.aadsts(), &e.to_string())
+}
+
+/// The token response: v2 numbers, v1 strings plus `expires_on`, `not_before` and `resource`.
+fn render_token(issued: &Issued, resource: &str, v2: bool) -> Resp {
     let body = if v2 {
         json!({"token_type": "Bearer", "expires_in": issued.expires_in, "ext_expires_in": issued.expires_in, "access_token": issued.token})
     } else {
@@ -375,207 +332,19 @@ fn token(ctx: &Ctx, req: &Req, tenant: &str, v2: bool) -> Resp {
         .with_header("pragma", "no-cache")
 }
 
-fn authenticate_client<'a>(
-    ctx: &Ctx,
-    req: &Req,
-    client_id: &str,
-    get: &dyn Fn(&str) -> Option<&'a str>,
-) -> Result<Authenticated, Resp> {
-    let err = |status, error, code, msg: &str| aad_error(ctx, req, status, error, code, msg);
-    let st = ctx.state.lock();
-    let dir = &st.directory;
-    let Some(app) = dir.application(client_id) else {
-        return Err(err(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory '{}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", dir.domain)));
-    };
-    let sp = dir
-        .service_principal_by_app_id(&app.app_id)
-        .filter(|s| s.kind == SpKind::Application)
-        .map(|s| s.id.clone());
-    let Some(sp_oid) = sp else {
-        return Err(err(
-            400,
-            "unauthorized_client",
-            7000229,
-            &format!(
-                "The client application {} is missing service principal in the tenant {}.",
-                app.app_id, dir.tenant_id
-            ),
-        ));
-    };
-    let ok = |appidacr| Authenticated {
-        sp_oid: sp_oid.clone(),
-        app_id: app.app_id.clone(),
-        appidacr,
-    };
-    if let Some(secret) = get("client_secret") {
-        if app.secrets.iter().any(|s| s == secret) {
-            return Ok(ok("1"));
-        }
-        return Err(err(401, "invalid_client", 7000215, &format!("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.", app.app_id)));
-    }
-    let Some(assertion) = get("client_assertion") else {
-        return Err(err(401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."));
-    };
-    if get("client_assertion_type") != Some(JWT_BEARER) {
-        return Err(err(
-            400,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'client_assertion_type'.",
-        ));
-    }
-    let Some((header, claims)) = crate::tokens::decode_unverified(assertion) else {
-        return Err(err(
-            400,
-            "invalid_client",
-            50027,
-            "JWT token is invalid or malformed.",
-        ));
-    };
-    let now = ctx.now();
-    let num = |k: &str| claims.get(k).and_then(Value::as_f64);
-    let (nbf, exp) = (num("nbf"), num("exp"));
-    let Some(exp) = exp else {
-        return Err(err(
-            400,
-            "invalid_client",
-            50027,
-            "JWT token is invalid or malformed. The 'exp' claim is missing.",
-        ));
-    };
-    // Entra allows a few minutes of clock skew on nbf.
-    if exp <= now || nbf.is_some_and(|n| n > now + 300.0) {
-        return Err(err(400, "invalid_client", 700024, &format!(
-            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
-            aad_time(now), nbf.map(aad_time).unwrap_or_else(|| "(none)".into()), aad_time(exp))));
-    }
-    let s = |k: &str| {
-        claims
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    let (iss, sub) = (s("iss"), s("sub"));
-    let auds: Vec<String> = match claims.get("aud") {
-        Some(Value::String(a)) => vec![a.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        _ => vec![],
-    };
-    if iss.eq_ignore_ascii_case(&app.app_id) && sub.eq_ignore_ascii_case(&app.app_id) {
-        // A certificate assertion signed by the app itself.
-        let x5t = header
-            .get("x5t")
-            .and_then(Value::as_str)
-            .and_then(|t| {
-                // base64url per RFC 7515, but standard base64 is accepted too: azure_identity
-                // for Rust 0.21 sends it (`+`, `/`, `=`), and Entra's .NET base64url decoder
-                // (Microsoft.IdentityModel's Base64UrlEncoder) reads both alphabets. Inferred,
-                // not observed: docs/emulator.md.
-                let url_safe = t.trim_end_matches('=').replace('+', "-").replace('/', "_");
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(url_safe)
-                    .ok()
-            })
-            .map(|b| b.iter().map(|x| format!("{x:02X}")).collect::<String>());
-        return match x5t {
-            Some(t) if app.certificates.contains(&t) => Ok(ok("2")),
-            _ => Err(err(400, "invalid_client", 700027, &format!("Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{}'. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{}'.]", header.get("x5t").and_then(Value::as_str).unwrap_or(""), app.app_id))),
-        };
-    }
-    let matched = app
-        .federated_credentials
-        .iter()
-        .any(|f| f.issuer == iss && f.subject == sub && auds.contains(&f.audience));
-    if matched {
-        return Ok(ok("2"));
-    }
-    Err(err(400, "invalid_request", 70021, &format!(
-        "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation",
-        auds.join(",")
-    )))
-}
-
-/// `2024-01-01T00:00:00.0000000Z`, the way Entra prints times in AADSTS messages.
-fn aad_time(unix: f64) -> String {
-    iso_time(unix).replace('Z', ".0000000Z")
-}
-
-/// A minted access token.
-#[derive(Debug, Clone)]
-pub struct Issued {
-    /// The JWT.
-    pub token: String,
-    /// `exp` (unix seconds).
-    pub exp: i64,
-    /// `nbf` (unix seconds).
-    pub nbf: i64,
-    /// Seconds until expiry.
-    pub expires_in: i64,
-}
-
-/// Mints a v1 app-only access token for service principal `oid` (an application's or a managed
-/// identity's) and `resource`. `groups` are the transitive memberships *now*; Graph tokens carry
-/// the principal's Graph app roles; managed identities carry `xms_mirid`.
+/// Mints an app-only token for `who` with the emulator's key, clock and token lifetime
+/// (`model::entra::issue_app_token`); a signing failure is Entra's 500 `server_error`.
 pub fn issue_app_token(
     ctx: &Ctx,
     dir: &Directory,
     resource: &str,
-    oid: &str,
-    app_id: &str,
-    appidacr: &str,
+    who: TokenSubject<'_>,
 ) -> Result<Issued, Resp> {
     let now = ctx.now().floor() as i64;
     let lifetime = ctx.timing().token_lifetime.sample().round().max(1.0) as i64;
-    let sp = dir.service_principal(oid);
-    let iss = v1_issuer(&ctx.tenant_id);
-    let claims = Claims {
-        aud: resource.to_string(),
-        iss: iss.clone(),
-        iat: now,
-        nbf: now,
-        exp: now + lifetime,
-        appid: Some(app_id.to_string()),
-        appidacr: Some(appidacr.to_string()),
-        idp: Some(iss),
-        idtyp: "app".into(),
-        oid: oid.to_string(),
-        sub: oid.to_string(),
-        tid: ctx.tenant_id.clone(),
-        uti: base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(uuid::Uuid::new_v4().as_bytes()),
-        ver: "1.0".into(),
-        groups: dir.transitive_groups(oid),
-        roles: if is_graph(resource) {
-            sp.map(|s| s.graph_roles.clone()).unwrap_or_default()
-        } else {
-            vec![]
+    entra::issue_app_token(&ctx.keys, dir, &ctx.tenant_id, resource, who, now, lifetime).map_err(
+        |e| {
+            Resp::json(500, &json!({"error": "server_error", "error_description": format!("AADSTS50000: There was an error issuing a token: {e}")}))
         },
-        xms_mirid: sp.and_then(|s| s.mi_resource_id.clone()),
-        upn: None,
-        name: None,
-    };
-    let mut v = serde_json::to_value(&claims).unwrap_or_else(|_| json!({}));
-    if let Some(o) = v.as_object_mut() {
-        o.insert(
-            "aio".into(),
-            json!(uuid::Uuid::new_v4().simple().to_string()),
-        );
-        o.insert(
-            "rh".into(),
-            json!(format!("0.emulator.{}", uuid::Uuid::new_v4().simple())),
-        );
-    }
-    let token = ctx.keys.sign(&v).map_err(|e| {
-        Resp::json(500, &json!({"error": "server_error", "error_description": format!("AADSTS50000: There was an error issuing a token: {e}")}))
-    })?;
-    Ok(Issued {
-        token,
-        exp: now + lifetime,
-        nbf: now,
-        expires_in: lifetime,
-    })
+    )
 }

@@ -10,7 +10,10 @@
 use crate::auth::{self, graph_error, Caller};
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
-use crate::model::directory::{Directory, Group, ServicePrincipal, SpKind, User};
+use crate::model::graph::{
+    self, may_read, parse_filter, prop, typed, visible, Kind, READ_DIRECTORY, READ_GROUPS,
+    READ_SPS, READ_USERS,
+};
 use serde_json::{json, Map, Value};
 
 /// Most ids `getByIds` accepts.
@@ -35,12 +38,7 @@ fn route(ctx: &Ctx, req: &Req, caller: &Caller) -> Resp {
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     let read = |perms: &[&str]| -> Option<Resp> {
-        let ok = caller.idtyp == "user"
-            || caller
-                .roles
-                .iter()
-                .any(|r| perms.iter().any(|p| p.eq_ignore_ascii_case(r)));
-        (!ok).then(|| {
+        (!may_read(&caller.idtyp, &caller.roles, perms)).then(|| {
             graph_error(
                 ctx,
                 req,
@@ -50,24 +48,6 @@ fn route(ctx: &Ctx, req: &Req, caller: &Caller) -> Resp {
             )
         })
     };
-    const USERS: [&str; 4] = [
-        "User.Read.All",
-        "User.ReadBasic.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ];
-    const GROUPS: [&str; 3] = [
-        "Group.Read.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ];
-    const SPS: [&str; 4] = [
-        "Application.Read.All",
-        "Application.ReadWrite.All",
-        "Directory.Read.All",
-        "Directory.ReadWrite.All",
-    ];
-    const DIR: [&str; 2] = ["Directory.Read.All", "Directory.ReadWrite.All"];
     let now = ctx.now();
     match (req.method.as_str(), lower.as_slice()) {
         ("GET", ["me"]) if caller.idtyp == "app" => graph_error(
@@ -77,25 +57,27 @@ fn route(ctx: &Ctx, req: &Req, caller: &Caller) -> Resp {
             "BadRequest",
             "/me request is only valid with delegated authentication flow.",
         ),
-        ("GET", ["users"]) => read(&USERS).unwrap_or_else(|| list(ctx, req, Kind::Users, now)),
-        ("GET", ["groups"]) => read(&GROUPS).unwrap_or_else(|| list(ctx, req, Kind::Groups, now)),
+        ("GET", ["users"]) => read(&READ_USERS).unwrap_or_else(|| list(ctx, req, Kind::Users, now)),
+        ("GET", ["groups"]) => {
+            read(&READ_GROUPS).unwrap_or_else(|| list(ctx, req, Kind::Groups, now))
+        }
         ("GET", ["serviceprincipals"]) => {
-            read(&SPS).unwrap_or_else(|| list(ctx, req, Kind::Sps, now))
+            read(&READ_SPS).unwrap_or_else(|| list(ctx, req, Kind::Sps, now))
         }
         ("GET", ["users", _]) => {
-            read(&USERS).unwrap_or_else(|| one(ctx, req, Kind::Users, &segs[1], now))
+            read(&READ_USERS).unwrap_or_else(|| one(ctx, req, Kind::Users, &segs[1], now))
         }
         ("GET", ["groups", _]) => {
-            read(&GROUPS).unwrap_or_else(|| one(ctx, req, Kind::Groups, &segs[1], now))
+            read(&READ_GROUPS).unwrap_or_else(|| one(ctx, req, Kind::Groups, &segs[1], now))
         }
         ("GET", ["serviceprincipals", _]) => {
-            read(&SPS).unwrap_or_else(|| one(ctx, req, Kind::Sps, &segs[1], now))
+            read(&READ_SPS).unwrap_or_else(|| one(ctx, req, Kind::Sps, &segs[1], now))
         }
         ("GET", ["directoryobjects", _]) => {
-            read(&DIR).unwrap_or_else(|| directory_object(ctx, req, &segs[1], now))
+            read(&READ_DIRECTORY).unwrap_or_else(|| directory_object(ctx, req, &segs[1], now))
         }
         ("POST", ["directoryobjects", "getbyids"]) => {
-            read(&DIR).unwrap_or_else(|| get_by_ids(ctx, req, now))
+            read(&READ_DIRECTORY).unwrap_or_else(|| get_by_ids(ctx, req, now))
         }
         ("POST", ["$batch"]) => batch(ctx, req, caller),
         _ => graph_error(
@@ -109,221 +91,6 @@ fn route(ctx: &Ctx, req: &Req, caller: &Caller) -> Resp {
             ),
         ),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Kind {
-    Users,
-    Groups,
-    Sps,
-}
-
-impl Kind {
-    fn set(&self) -> &'static str {
-        match self {
-            Kind::Users => "users",
-            Kind::Groups => "groups",
-            Kind::Sps => "servicePrincipals",
-        }
-    }
-}
-
-fn user_json(u: &User) -> Value {
-    json!({
-        "businessPhones": [], "displayName": u.display_name, "givenName": null, "jobTitle": null,
-        "mail": null, "mobilePhone": null, "officeLocation": null, "preferredLanguage": null,
-        "surname": null, "userPrincipalName": u.user_principal_name, "id": u.id,
-    })
-}
-
-fn group_json(g: &Group) -> Value {
-    json!({
-        "id": g.id, "deletedDateTime": null, "classification": null, "createdDateTime": null,
-        "description": null, "displayName": g.display_name, "groupTypes": [], "mail": null,
-        "mailEnabled": false, "mailNickname": g.display_name.replace(' ', ""),
-        "securityEnabled": true, "visibility": null,
-    })
-}
-
-fn sp_json(sp: &ServicePrincipal, tid: &str) -> Value {
-    let mi = sp.kind == SpKind::ManagedIdentity;
-    json!({
-        "id": sp.id, "deletedDateTime": null, "accountEnabled": true,
-        "alternativeNames": if mi { json!(["isExplicit=False", sp.mi_resource_id]) } else { json!([]) },
-        "appDisplayName": if mi { Value::Null } else { json!(sp.display_name) },
-        "appId": sp.app_id, "appOwnerOrganizationId": if mi { Value::Null } else { json!(tid) },
-        "displayName": sp.display_name,
-        "servicePrincipalNames": sp.service_principal_names,
-        "servicePrincipalType": if mi { "ManagedIdentity" } else { "Application" },
-        "signInAudience": if mi { Value::Null } else { json!("AzureADMyOrg") },
-        "tags": [],
-    })
-}
-
-/// One clause of a `$filter`: `prop eq 'v'`, `prop in ('a','b')`, or
-/// `servicePrincipalNames/any(c:c eq 'v')`; clauses may be joined with ` or `.
-#[derive(Debug, Clone, PartialEq)]
-enum Clause {
-    Eq(String, Vec<String>),
-    AnySpn(String),
-}
-
-fn parse_filter(f: &str) -> Result<Vec<Clause>, String> {
-    let mut out = vec![];
-    for part in split_or(f) {
-        let p = part.trim();
-        let lower = p.to_ascii_lowercase();
-        if lower.starts_with("serviceprincipalnames/any(") {
-            let inner = p
-                .split_once('(')
-                .map(|x| x.1)
-                .and_then(|s| s.strip_suffix(')'))
-                .ok_or("Invalid filter clause")?;
-            let (_, cond) = inner.split_once(':').ok_or("Invalid filter clause")?;
-            let (_, v) = split_op(cond, " eq ").ok_or("Invalid filter clause")?;
-            out.push(Clause::AnySpn(unquote(v)?));
-        } else if let Some((prop, v)) = split_op(p, " eq ") {
-            out.push(Clause::Eq(prop.trim().to_string(), vec![unquote(v)?]));
-        } else if let Some((prop, v)) = split_op(p, " in ") {
-            let v = v.trim();
-            let list = v
-                .strip_prefix('(')
-                .and_then(|s| s.strip_suffix(')'))
-                .ok_or("Invalid filter clause")?;
-            let items = split_list(list)
-                .into_iter()
-                .map(|s| unquote(&s))
-                .collect::<Result<Vec<_>, _>>()?;
-            out.push(Clause::Eq(prop.trim().to_string(), items));
-        } else {
-            return Err("Invalid filter clause".into());
-        }
-    }
-    Ok(out)
-}
-
-/// Splits on ` or ` outside quotes.
-fn split_or(f: &str) -> Vec<String> {
-    let mut parts = vec![];
-    let mut cur = String::new();
-    let mut in_q = false;
-    let chars: Vec<char> = f.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            in_q = !in_q;
-        }
-        if !in_q
-            && chars[i..]
-                .iter()
-                .take(4)
-                .collect::<String>()
-                .eq_ignore_ascii_case(" or ")
-        {
-            parts.push(std::mem::take(&mut cur));
-            i += 4;
-            continue;
-        }
-        cur.push(c);
-        i += 1;
-    }
-    parts.push(cur);
-    parts
-}
-
-fn split_op<'a>(s: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let lower = s.to_ascii_lowercase();
-    let q = lower.find('\'').unwrap_or(lower.len());
-    let at = lower[..q].find(op)?;
-    Some((&s[..at], &s[at + op.len()..]))
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    let mut items = vec![];
-    let mut cur = String::new();
-    let mut in_q = false;
-    for c in s.chars() {
-        if c == '\'' {
-            in_q = !in_q;
-        }
-        if c == ',' && !in_q {
-            items.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    if !cur.trim().is_empty() {
-        items.push(cur);
-    }
-    items
-}
-
-fn unquote(v: &str) -> Result<String, String> {
-    let v = v.trim();
-    let inner = v
-        .strip_prefix('\'')
-        .and_then(|s| s.strip_suffix('\''))
-        .ok_or("Invalid filter clause")?;
-    Ok(inner.replace("''", "'"))
-}
-
-fn prop<'a>(obj: &'a Value, name: &str) -> Option<&'a str> {
-    obj.as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.as_str())
-}
-
-fn matches(obj: &Value, clauses: &[Clause]) -> bool {
-    clauses.iter().any(|c| match c {
-        Clause::Eq(p, vals) => {
-            prop(obj, p).is_some_and(|x| vals.iter().any(|v| v.eq_ignore_ascii_case(x)))
-        }
-        Clause::AnySpn(v) => obj["servicePrincipalNames"].as_array().is_some_and(|a| {
-            a.iter()
-                .any(|n| n.as_str().is_some_and(|n| n.eq_ignore_ascii_case(v)))
-        }),
-    })
-}
-
-fn visible(dir: &Directory, kind: Kind, now: f64) -> Vec<Value> {
-    match kind {
-        Kind::Users => dir
-            .users
-            .iter()
-            .filter(|u| u.visible_from <= now)
-            .map(user_json)
-            .collect(),
-        Kind::Groups => dir
-            .groups
-            .iter()
-            .filter(|g| g.visible_from <= now)
-            .map(group_json)
-            .collect(),
-        Kind::Sps => dir
-            .service_principals
-            .iter()
-            .filter(|s| s.visible_from <= now)
-            .map(|s| sp_json(s, &dir.tenant_id))
-            .collect(),
-    }
-}
-
-fn select(obj: Value, req: &Req) -> Value {
-    let Some(sel) = req.query("$select").filter(|s| !s.is_empty()) else {
-        return obj;
-    };
-    let wanted: Vec<&str> = sel.split(',').map(str::trim).collect();
-    let mut out = Map::new();
-    if let Value::Object(m) = obj {
-        for (k, v) in m {
-            if k.starts_with("@odata") || wanted.iter().any(|w| w.eq_ignore_ascii_case(&k)) {
-                out.insert(k, v);
-            }
-        }
-    }
-    Value::Object(out)
 }
 
 fn context(set: &str, req: &Req) -> String {
@@ -358,14 +125,14 @@ fn list(ctx: &Ctx, req: &Req, kind: Kind, now: f64) -> Resp {
     };
     let filtered: Vec<Value> = all
         .into_iter()
-        .filter(|o| clauses.as_ref().is_none_or_match(o))
+        .filter(|o| clauses.as_ref().is_none_or(|c| graph::matches(o, c)))
         .collect();
     let page: Vec<Value> = filtered
         .iter()
         .skip(skip)
         .take(top)
         .cloned()
-        .map(|o| select(o, req))
+        .map(|o| graph::select(o, req.query("$select")))
         .collect();
     let mut body = json!({"@odata.context": context(kind.set(), req), "value": page});
     if skip + top < filtered.len() {
@@ -382,19 +149,6 @@ fn list(ctx: &Ctx, req: &Req, kind: Kind, now: f64) -> Resp {
         body["@odata.nextLink"] = json!(format!("{}{}?{qs}", ctx.base_url, req.path));
     }
     Resp::json(200, &body)
-}
-
-trait FilterOpt {
-    fn is_none_or_match(&self, o: &Value) -> bool;
-}
-
-impl FilterOpt for Option<&Vec<Clause>> {
-    fn is_none_or_match(&self, o: &Value) -> bool {
-        match self {
-            Some(c) => matches(o, c),
-            None => true,
-        }
-    }
 }
 
 fn not_found(ctx: &Ctx, req: &Req, id: &str) -> Resp {
@@ -418,7 +172,7 @@ fn one(ctx: &Ctx, req: &Req, kind: Kind, id: &str, now: f64) -> Resp {
     };
     match found {
         Some(o) => {
-            let mut o = select(o, req);
+            let mut o = graph::select(o, req.query("$select"));
             if let Some(m) = o.as_object_mut() {
                 m.insert(
                     "@odata.context".into(),
@@ -431,41 +185,13 @@ fn one(ctx: &Ctx, req: &Req, kind: Kind, id: &str, now: f64) -> Resp {
     }
 }
 
-fn typed(dir: &Directory, id: &str, now: f64) -> Option<(&'static str, Value)> {
-    let find = |kind: Kind| {
-        visible(dir, kind, now)
-            .into_iter()
-            .find(|o| prop(o, "id").is_some_and(|x| x.eq_ignore_ascii_case(id)))
-    };
-    for (kind, t, short) in [
-        (Kind::Users, "#microsoft.graph.user", "user"),
-        (Kind::Groups, "#microsoft.graph.group", "group"),
-        (
-            Kind::Sps,
-            "#microsoft.graph.servicePrincipal",
-            "serviceprincipal",
-        ),
-    ] {
-        if let Some(mut o) = find(kind) {
-            if let Some(m) = o.as_object_mut() {
-                let mut with_type = Map::new();
-                with_type.insert("@odata.type".into(), json!(t));
-                with_type.extend(std::mem::take(m));
-                *m = with_type;
-            }
-            return Some((short, o));
-        }
-    }
-    None
-}
-
 fn directory_object(ctx: &Ctx, req: &Req, id: &str, now: f64) -> Resp {
     let found = {
         let st = ctx.state.lock();
         typed(&st.directory, id, now)
     };
     match found {
-        Some((_, o)) => Resp::json(200, &select(o, req)),
+        Some((_, o)) => Resp::json(200, &graph::select(o, req.query("$select"))),
         None => not_found(ctx, req, id),
     }
 }
@@ -590,35 +316,4 @@ fn batch(ctx: &Ctx, req: &Req, caller: &Caller) -> Resp {
         responses.push(json!({"id": id, "status": resp.status, "headers": headers, "body": body}));
     }
     Resp::json(200, &json!({"responses": responses}))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_parse() {
-        assert_eq!(
-            parse_filter("userPrincipalName eq 'a@b.c'").unwrap(),
-            vec![Clause::Eq("userPrincipalName".into(), vec!["a@b.c".into()])]
-        );
-        assert_eq!(
-            parse_filter("userPrincipalName in ('a@b', 'o''neil@x')").unwrap(),
-            vec![Clause::Eq(
-                "userPrincipalName".into(),
-                vec!["a@b".into(), "o'neil@x".into()]
-            )]
-        );
-        assert_eq!(
-            parse_filter("servicePrincipalNames/any(c:c eq 'abc')").unwrap(),
-            vec![Clause::AnySpn("abc".into())]
-        );
-        assert_eq!(
-            parse_filter("displayName eq 'a or b' or id eq 'x'")
-                .unwrap()
-                .len(),
-            2
-        );
-        assert!(parse_filter("startswith(displayName,'x')").is_err());
-    }
 }

@@ -6,22 +6,19 @@
 //! emulator cannot, so each VM gets an unguessable secret (random per emulator run) that both
 //! styles carry (header, or path segment for IMDS). Responses follow behaviour notes §2:
 //! `expires_in`/`expires_on` are *strings*, errors are 400 `bad_request_102` / `invalid_request`
-//! "Identity not found" / `invalid_resource`. Tokens are cached per identity and resource, as the
-//! platform does, so group changes reach an MI token only once the cached one is near expiry.
+//! "Identity not found" / `invalid_resource`. The rules (identity selection, the token cache) are
+//! `model::msi`; this module parses both styles and renders.
 
-use crate::ctx::{Ctx, MsiHost};
+use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
-use crate::model::directory::{ServicePrincipal, SpKind};
+use crate::model::entra::{known_resource, TokenSubject};
+use crate::model::msi::{self, MsiHost, Selector};
 use crate::services::entra;
 use serde_json::json;
 
 /// Handles `/msi/token` and `/imds/{secret}/metadata/identity/oauth2/token`.
 pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
-    let segs: Vec<String> = req
-        .segments
-        .iter()
-        .map(|s| s.to_ascii_lowercase())
-        .collect();
+    let segs = req.lower_segments();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     match (req.method.as_str(), segs.as_slice()) {
         ("GET", ["msi", "token"]) => {
@@ -48,7 +45,7 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
             }
             token(ctx, &req, &h, Style::Imds)
         }
-        _ => crate::router::not_found(&req),
+        _ => crate::http::not_found(&req),
     }
 }
 
@@ -59,10 +56,7 @@ enum Style {
 }
 
 fn host_for(ctx: &Ctx, secret: &str) -> Option<MsiHost> {
-    if secret.is_empty() {
-        return None;
-    }
-    ctx.msi_hosts.lock().get(secret).cloned()
+    ctx.msi_hosts.lock().get(secret)
 }
 
 fn msi_error(status: u16, error: &str, description: &str) -> Resp {
@@ -81,112 +75,56 @@ fn unknown_source() -> Resp {
 }
 
 fn token(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Resp {
-    if req.query("api-version").is_none_or_empty() {
-        return msi_error(
+    match token_result(ctx, req, host, style) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The token request: api-version, resource and at most one selector, then the identity, then
+/// a cached or new token.
+fn token_result(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Result<Resp, Resp> {
+    if req.query("api-version").is_none_or(str::is_empty) {
+        return Err(msi_error(
             400,
             "invalid_request",
             "Required query variable 'api-version' is missing",
-        );
+        ));
     }
     let Some(resource) = req.query("resource").filter(|r| !r.is_empty()) else {
-        return msi_error(
+        return Err(msi_error(
             400,
             "invalid_request",
             "Required query variable 'resource' is missing",
-        );
+        ));
     };
-    let selectors: Vec<(&str, &str)> = [
-        "client_id",
-        "object_id",
-        "principal_id",
-        "msi_res_id",
-        "mi_res_id",
-    ]
-    .iter()
-    .filter_map(|k| req.query(k).filter(|v| !v.is_empty()).map(|v| (*k, v)))
-    .collect();
-    if selectors.len() > 1 {
-        return msi_error(
-            400,
-            "invalid_request",
-            "Only one of client_id, object_id (principal_id) or msi_res_id (mi_res_id) may be specified.",
-        );
-    }
-    if !entra::known_resource(resource) {
-        return msi_error(
+    let selector = selector(req)?;
+    if !known_resource(resource) {
+        return Err(msi_error(
             400,
             "invalid_resource",
             &format!(
                 "AADSTS50001: The application named {resource} was not found in the tenant named {}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.",
                 ctx.tenant_id
             ),
-        );
+        ));
     }
     let st = ctx.state.lock();
-    let dir = &st.directory;
-    // The VM's identities now: its system-assigned identity (an MI whose resource id is the
-    // VM) plus the user-assigned ones attached when the secret was issued, if they still exist.
-    let identities: Vec<&ServicePrincipal> = dir
-        .service_principals
-        .iter()
-        .filter(|sp| {
-            sp.kind == SpKind::ManagedIdentity
-                && (sp
-                    .mi_resource_id
-                    .as_deref()
-                    .is_some_and(|id| id.eq_ignore_ascii_case(&host.vm_resource_id))
-                    || host
-                        .principal_ids
-                        .iter()
-                        .any(|p| p.eq_ignore_ascii_case(&sp.id)))
-        })
-        .collect();
-    let system = |sp: &&&ServicePrincipal| {
-        sp.mi_resource_id
-            .as_deref()
-            .is_some_and(|id| id.eq_ignore_ascii_case(&host.vm_resource_id))
-    };
-    let chosen = match selectors.first() {
-        Some((k, v)) => identities.iter().find(|sp| match *k {
-            "client_id" => sp.app_id.eq_ignore_ascii_case(v),
-            "object_id" | "principal_id" => sp.id.eq_ignore_ascii_case(v),
-            _ => sp
-                .mi_resource_id
-                .as_deref()
-                .is_some_and(|id| id.eq_ignore_ascii_case(v)),
-        }),
-        None => match identities.iter().find(system) {
-            Some(s) => Some(s),
-            None if identities.len() > 1 => {
-                return msi_error(
-                    400,
-                    "invalid_request",
-                    "Multiple user assigned identities exist, please specify the clientId / resourceId of the identity in the token request",
-                )
-            }
-            None => identities.first(),
-        },
-    };
-    let Some(sp) = chosen else {
-        return msi_error(400, "invalid_request", "Identity not found");
-    };
+    let sp = msi::select(&st.directory, host, selector)
+        .map_err(|e| msi_error(400, "invalid_request", &e.to_string()))?;
     let now = ctx.now();
-    let key = format!("{}|{}", sp.id.to_ascii_lowercase(), resource);
-    let cached = ctx
-        .msi_cache
-        .lock()
-        .get(&key)
-        .filter(|t| (t.exp as f64) - now > 300.0)
-        .cloned();
+    let cached = ctx.msi_cache.lock().fresh(&sp.id, resource, now);
     let issued = match cached {
         Some(t) => t,
-        None => match entra::issue_app_token(ctx, dir, resource, &sp.id, &sp.app_id, "2") {
-            Ok(t) => {
-                ctx.msi_cache.lock().insert(key, t.clone());
-                t
-            }
-            Err(r) => return r,
-        },
+        None => {
+            let who = TokenSubject {
+                oid: &sp.id,
+                app_id: &sp.app_id,
+                appidacr: "2",
+            };
+            let t = entra::issue_app_token(ctx, &st.directory, resource, who)?;
+            ctx.msi_cache.lock().insert(&sp.id, resource, t.clone());
+            t
+        }
     };
     let expires_in = ((issued.exp as f64) - now).floor().max(0.0) as i64;
     let body = match style {
@@ -209,19 +147,31 @@ fn token(ctx: &Ctx, req: &Req, host: &MsiHost, style: Style) -> Resp {
             "client_id": sp.app_id,
         }),
     };
-    Resp::json(200, &body)
+    Ok(Resp::json(200, &body))
 }
 
-trait EmptyOpt {
-    fn is_none_or_empty(&self) -> bool;
-}
-
-impl EmptyOpt for Option<&str> {
-    fn is_none_or_empty(&self) -> bool {
-        match self {
-            Some(s) => s.is_empty(),
-            None => true,
-        }
+/// The identity selector of the query (at most one may be given).
+fn selector(req: &Req) -> Result<Selector<'_>, Resp> {
+    let given: Vec<(&str, &str)> = [
+        "client_id",
+        "object_id",
+        "principal_id",
+        "msi_res_id",
+        "mi_res_id",
+    ]
+    .iter()
+    .filter_map(|k| req.query(k).filter(|v| !v.is_empty()).map(|v| (*k, v)))
+    .collect();
+    match given.as_slice() {
+        [] => Ok(Selector::Default),
+        [("client_id", v)] => Ok(Selector::ClientId(v)),
+        [("object_id" | "principal_id", v)] => Ok(Selector::ObjectId(v)),
+        [(_, v)] => Ok(Selector::ResourceId(v)),
+        _ => Err(msi_error(
+            400,
+            "invalid_request",
+            "Only one of client_id, object_id (principal_id) or msi_res_id (mi_res_id) may be specified.",
+        )),
     }
 }
 
@@ -234,22 +184,10 @@ pub fn vm_child_env(
     vm_resource_id: &str,
     principal_ids: &[String],
 ) -> Vec<(String, String)> {
-    let secret = {
-        let mut hosts = ctx.msi_hosts.lock();
-        let existing = hosts
-            .iter()
-            .find(|(_, h)| h.vm_resource_id.eq_ignore_ascii_case(vm_resource_id))
-            .map(|(s, _)| s.clone());
-        let secret = existing.unwrap_or_else(new_secret);
-        hosts.insert(
-            secret.clone(),
-            MsiHost {
-                vm_resource_id: vm_resource_id.to_string(),
-                principal_ids: principal_ids.to_vec(),
-            },
-        );
-        secret
-    };
+    let secret = ctx
+        .msi_hosts
+        .lock()
+        .register(vm_resource_id, principal_ids, new_secret);
     let base = &ctx.base_url;
     let ca = ctx.ca_pem_path.display().to_string();
     let vm_name = vm_resource_id.rsplit('/').next().unwrap_or("vm");

@@ -171,3 +171,78 @@ pub async fn wait_async(emu: &RunningEmulator, token: &str, url: &str) -> Value 
     }
     panic!("operation did not finish");
 }
+
+/// The data plane's api-version the tests use.
+pub const DATA_API: &str = "api-version=2024-10-21";
+
+/// The chat-completions URL of deployment `dep` on custom subdomain `sub`.
+pub fn chat_url(emu: &RunningEmulator, sub: &str, dep: &str) -> String {
+    format!(
+        "{}/aoai/{sub}/openai/deployments/{dep}/chat/completions?{DATA_API}",
+        emu.base_url()
+    )
+}
+
+/// A one-message chat body capped at `max` tokens.
+pub fn ping(max: u64) -> Value {
+    serde_json::json!({"messages": [{"role": "user", "content": "ping"}], "max_tokens": max})
+}
+
+/// POSTs `body` to a data-plane `url` with one authentication header (`auth` = name, value).
+pub async fn post(emu: &RunningEmulator, url: &str, auth: (&str, &str), body: Value) -> R {
+    let r = client(emu)
+        .post(url)
+        .header(auth.0, auth.1)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let body = r.json().await.unwrap_or(Value::Null);
+    R {
+        status,
+        body,
+        headers,
+    }
+}
+
+/// `ping(1)` to the chat deployment `dep` of subdomain `sub`.
+pub async fn chat(emu: &RunningEmulator, sub: &str, dep: &str, auth: (&str, &str)) -> R {
+    post(emu, &chat_url(emu, sub, dep), auth, ping(1)).await
+}
+
+/// `(key1, key2)` of an account in rg-conf, listed as the caller app (Owner).
+pub async fn list_keys(emu: &RunningEmulator, account: &str) -> (String, String) {
+    let r = send(
+        emu,
+        &owner(emu).await,
+        "POST",
+        &format!(
+            "{}/listKeys?api-version=2024-10-01",
+            account_path("rg-conf", account)
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "listKeys {account}: {}", r.body);
+    let key = |k: &str| r.body[k].as_str().expect("key").to_string();
+    (key("key1"), key("key2"))
+}
+
+/// A GET with a bearer token (`path` may carry its own query).
+pub async fn get(emu: &RunningEmulator, token: &str, path: &str) -> R {
+    send(emu, token, "GET", path, None).await
+}
+
+/// A PUT of `{"location": "eastus"}` (a resource group or identity) with a bearer token.
+pub async fn put_location(emu: &RunningEmulator, token: &str, path: &str) -> R {
+    send(
+        emu,
+        token,
+        "PUT",
+        path,
+        Some(serde_json::json!({"location": "eastus"})),
+    )
+    .await
+}

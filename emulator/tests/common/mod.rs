@@ -91,3 +91,33 @@ pub async fn token_for(emu: &RunningEmulator, app: &str, secret: &str, scope: &s
 
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// `GET /_emulator/health` (no auth; never faulted or throttled).
+pub async fn health(emu: &RunningEmulator) -> reqwest::Response {
+    client(emu)
+        .get(format!("{}/_emulator/health", emu.base_url()))
+        .send()
+        .await
+        .expect("health")
+}
+
+/// GETs `url` without auth and parses the JSON body (admin views).
+pub async fn get_json(c: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    c.get(url)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json body")
+}
+
+/// Whether the emulator's directory holds service principal `oid` (replicated or not).
+pub fn has_service_principal(emu: &RunningEmulator, oid: &str) -> bool {
+    emu.ctx()
+        .state
+        .lock()
+        .directory
+        .service_principal(oid)
+        .is_some()
+}

@@ -46,6 +46,35 @@ pub struct RoleAssignment {
     pub effective_at: f64,
 }
 
+#[cfg(test)]
+impl RoleAssignment {
+    /// A user assignment with only the fields rules look at (unit tests of this module and of
+    /// the RBAC engine).
+    pub(crate) fn for_test(
+        name: &str,
+        scope: &str,
+        role_definition_id: &str,
+        principal_id: &str,
+        effective_at: f64,
+    ) -> RoleAssignment {
+        RoleAssignment {
+            name: name.into(),
+            scope: scope.into(),
+            role_definition_id: role_definition_id.into(),
+            principal_id: principal_id.into(),
+            principal_type: "User".into(),
+            description: None,
+            condition: None,
+            condition_version: None,
+            created_on: 0.0,
+            updated_on: 0.0,
+            created_by: None,
+            updated_by: None,
+            effective_at,
+        }
+    }
+}
+
 impl RoleAssignment {
     /// `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` (no double slash at root).
     pub fn id(&self) -> String {
@@ -86,7 +115,7 @@ impl RoleAssignment {
 
 /// `2024-01-01T00:00:00.0000000Z`, as Authorization writes times.
 pub fn ts(t: f64) -> String {
-    let base = crate::auth::iso_time(t);
+    let base = crate::timefmt::iso_time(t);
     let frac = ((t.fract() * 1e7) as u64).min(9_999_999);
     format!("{}.{frac:07}Z", base.trim_end_matches('Z'))
 }
@@ -136,6 +165,64 @@ pub fn create(
     if !ids::is_guid(req.name) {
         return Err(ArmError::invalid_role_assignment_id(req.name));
     }
+    let p = properties(req, lookup)?;
+    let scope = ids::normalize_scope(req.scope);
+    if let Some(existing) = state
+        .role_assignments
+        .iter_mut()
+        .find(|a| a.name.eq_ignore_ascii_case(req.name))
+    {
+        if !ids::same_id(&existing.scope, &scope)
+            || !existing.principal_id.eq_ignore_ascii_case(&p.principal)
+            || !existing.role_definition_id.eq_ignore_ascii_case(&p.role_id)
+        {
+            return Err(ArmError::role_assignment_update_not_permitted());
+        }
+        if existing.description != p.description || existing.condition != p.condition {
+            existing.description = p.description;
+            existing.condition = p.condition;
+            existing.condition_version = p.condition_version;
+            existing.updated_on = req.now;
+            existing.updated_by = Some(req.caller.to_string());
+        }
+        return Ok((CreateOutcome::Existing, existing.clone()));
+    }
+    check_new(state, &scope, &p)?;
+    let ra = RoleAssignment {
+        name: req.name.to_ascii_lowercase(),
+        scope,
+        role_definition_id: p.role_id,
+        principal_id: p.principal,
+        principal_type: p.principal_type,
+        description: p.description,
+        condition: p.condition,
+        condition_version: p.condition_version,
+        created_on: req.now,
+        updated_on: req.now,
+        created_by: Some(req.caller.to_string()),
+        updated_by: Some(req.caller.to_string()),
+        effective_at: req.now + req.propagation.max(0.0),
+    };
+    state.role_assignments.push(ra.clone());
+    Ok((CreateOutcome::Created, ra))
+}
+
+/// The validated `properties` of a create.
+struct Properties {
+    principal: String,
+    role_id: String,
+    principal_type: String,
+    description: Option<String>,
+    condition: Option<String>,
+    condition_version: Option<String>,
+}
+
+/// Validates `properties` in ARM's order: principal id, role, description, condition, then the
+/// principal type (given and matching the directory, or looked up).
+fn properties(
+    req: &CreateRequest<'_>,
+    lookup: impl Fn(&str) -> Option<PrincipalKind>,
+) -> Result<Properties, ArmError> {
     let props = req
         .body
         .get("properties")
@@ -167,58 +254,58 @@ pub fn create(
     }
     let condition_version =
         text("conditionVersion").or_else(|| condition.as_ref().map(|_| "2.0".to_string()));
-    let given_type = text("principalType");
-    let principal_type = match &given_type {
-        Some(t) => {
-            let canonical = PRINCIPAL_TYPES
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(t))
-                .ok_or_else(|| ArmError::new(400, "InvalidPrincipalType", format!("The principal type '{t}' is not valid. Valid values are 'User', 'Group', 'ServicePrincipal', 'ForeignGroup' and 'Device'.")))?;
-            if let Some(actual) = lookup(&principal) {
-                if !actual.as_str().eq_ignore_ascii_case(canonical) {
-                    return Err(ArmError::unmatched_principal_type(
-                        &principal,
-                        actual.as_str(),
-                        canonical,
-                    ));
-                }
-            }
-            canonical.to_string()
-        }
-        None => lookup(&principal)
-            .ok_or_else(|| ArmError::principal_not_found(&principal, req.tenant))?
+    let principal_type = principal_type(text("principalType"), &principal, req.tenant, lookup)?;
+    Ok(Properties {
+        principal,
+        role_id: role.id.to_string(),
+        principal_type,
+        description,
+        condition,
+        condition_version,
+    })
+}
+
+/// The principal type: a given one must be valid and match the directory's (when the
+/// principal has replicated); without one, the principal must be found.
+fn principal_type(
+    given: Option<String>,
+    principal: &str,
+    tenant: &str,
+    lookup: impl Fn(&str) -> Option<PrincipalKind>,
+) -> Result<String, ArmError> {
+    let Some(t) = given else {
+        return Ok(lookup(principal)
+            .ok_or_else(|| ArmError::principal_not_found(principal, tenant))?
             .as_str()
-            .to_string(),
+            .to_string());
     };
-    let scope = ids::normalize_scope(req.scope);
-    if let Some(existing) = state
-        .role_assignments
-        .iter_mut()
-        .find(|a| a.name.eq_ignore_ascii_case(req.name))
-    {
-        if !ids::same_id(&existing.scope, &scope)
-            || !existing.principal_id.eq_ignore_ascii_case(&principal)
-            || !existing.role_definition_id.eq_ignore_ascii_case(role.id)
-        {
-            return Err(ArmError::role_assignment_update_not_permitted());
+    let canonical = PRINCIPAL_TYPES
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(&t))
+        .ok_or_else(|| ArmError::new(400, "InvalidPrincipalType", format!("The principal type '{t}' is not valid. Valid values are 'User', 'Group', 'ServicePrincipal', 'ForeignGroup' and 'Device'.")))?;
+    if let Some(actual) = lookup(principal) {
+        if !actual.as_str().eq_ignore_ascii_case(canonical) {
+            return Err(ArmError::unmatched_principal_type(
+                principal,
+                actual.as_str(),
+                canonical,
+            ));
         }
-        if existing.description != description || existing.condition != condition {
-            existing.description = description;
-            existing.condition = condition;
-            existing.condition_version = condition_version;
-            existing.updated_on = req.now;
-            existing.updated_by = Some(req.caller.to_string());
-        }
-        return Ok((CreateOutcome::Existing, existing.clone()));
     }
+    Ok(canonical.to_string())
+}
+
+/// A new assignment must not repeat (scope, principal, role) and must fit the subscription's
+/// limit.
+fn check_new(state: &ArmState, scope: &str, p: &Properties) -> Result<(), ArmError> {
     if state.role_assignments.iter().any(|a| {
-        ids::same_id(&a.scope, &scope)
-            && a.principal_id.eq_ignore_ascii_case(&principal)
-            && a.role_definition_id.eq_ignore_ascii_case(role.id)
+        ids::same_id(&a.scope, scope)
+            && a.principal_id.eq_ignore_ascii_case(&p.principal)
+            && a.role_definition_id.eq_ignore_ascii_case(&p.role_id)
     }) {
         return Err(ArmError::role_assignment_exists());
     }
-    if let Some(sub) = ids::subscription_of(&scope) {
+    if let Some(sub) = ids::subscription_of(scope) {
         let count = state
             .role_assignments
             .iter()
@@ -230,23 +317,7 @@ pub fn create(
             return Err(ArmError::role_assignment_limit_exceeded());
         }
     }
-    let ra = RoleAssignment {
-        name: req.name.to_ascii_lowercase(),
-        scope,
-        role_definition_id: role.id.to_string(),
-        principal_id: principal,
-        principal_type,
-        description,
-        condition,
-        condition_version,
-        created_on: req.now,
-        updated_on: req.now,
-        created_by: Some(req.caller.to_string()),
-        updated_by: Some(req.caller.to_string()),
-        effective_at: req.now + req.propagation.max(0.0),
-    };
-    state.role_assignments.push(ra.clone());
-    Ok((CreateOutcome::Created, ra))
+    Ok(())
 }
 
 /// GET by scope and name.
@@ -382,35 +453,15 @@ pub fn list<'a>(
                 above || below
             };
             in_range
-                && filter.principal_id.as_ref().is_none_or_eq(&a.principal_id)
-                && assigned.as_ref().is_none_or_any(|ids| {
-                    ids.iter().any(|i| i.eq_ignore_ascii_case(&a.principal_id))
-                })
+                && filter
+                    .principal_id
+                    .as_ref()
+                    .is_none_or(|p| p.eq_ignore_ascii_case(&a.principal_id))
+                && assigned
+                    .as_ref()
+                    .is_none_or(|ids| ids.iter().any(|i| i.eq_ignore_ascii_case(&a.principal_id)))
         })
         .collect()
-}
-
-trait OptEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl OptEq for Option<&String> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        self.is_none_or_any(|x| x.eq_ignore_ascii_case(v))
-    }
-}
-
-trait OptAny<T> {
-    fn is_none_or_any(&self, f: impl Fn(&T) -> bool) -> bool;
-}
-
-impl<T> OptAny<T> for Option<&T> {
-    fn is_none_or_any(&self, f: impl Fn(&T) -> bool) -> bool {
-        match self {
-            None => true,
-            Some(x) => f(x),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -550,21 +601,13 @@ mod tests {
     fn limit_per_subscription() {
         let mut s = ArmState::default();
         for i in 0..LIMIT_PER_SUBSCRIPTION {
-            s.role_assignments.push(RoleAssignment {
-                name: name(10_000 + i as u32),
-                scope: format!("{RG}{i}"),
-                role_definition_id: "acdd72a7-3385-48ef-bd42-f606fba81ae7".into(),
-                principal_id: BOB.into(),
-                principal_type: "User".into(),
-                description: None,
-                condition: None,
-                condition_version: None,
-                created_on: 0.0,
-                updated_on: 0.0,
-                created_by: None,
-                updated_by: None,
-                effective_at: 0.0,
-            });
+            s.role_assignments.push(RoleAssignment::for_test(
+                &name(10_000 + i as u32),
+                &format!("{RG}{i}"),
+                "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+                BOB,
+                0.0,
+            ));
         }
         assert_eq!(
             put(&mut s, SUB, &name(1), &body(BOB, None))

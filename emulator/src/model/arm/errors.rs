@@ -31,6 +31,15 @@ impl ArmError {
         }
     }
 
+    /// 400 LocationRequired: a create without a `location`.
+    pub fn location_required() -> ArmError {
+        ArmError::new(
+            400,
+            "LocationRequired",
+            "The location property is required for this definition.",
+        )
+    }
+
     /// 403 AuthorizationFailed (§3.3).
     pub fn authorization_failed(client: &str, oid: &str, action: &str, scope: &str) -> ArmError {
         ArmError::new(

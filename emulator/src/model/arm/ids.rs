@@ -5,6 +5,8 @@
 //! (`subscriptions`, `resourceGroups`, `providers`), so every comparison must go through the same
 //! functions or inheritance silently breaks.
 
+use super::errors::ArmError;
+
 /// True for a canonical 8-4-4-4-12 hex GUID (what ARM requires of role-assignment names).
 pub fn is_guid(s: &str) -> bool {
     crate::world::is_guid(s)
@@ -118,6 +120,22 @@ pub fn resource_id(sub: &str, rg: &str, ns: &str, ty: &str, name: &str) -> Strin
 /// Lower-cased comparison helper.
 pub fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
+}
+
+/// Azure's location normalisation: lower case, no spaces (`West Europe` → `westeurope`).
+pub fn normalize_location(loc: &str) -> String {
+    loc.chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// The normalised `location` of a create, or 400 LocationRequired when it is missing or empty.
+pub fn required_location(location: Option<&str>) -> Result<String, ArmError> {
+    location
+        .map(normalize_location)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(ArmError::location_required)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 pub mod accounts;
 pub mod api_versions;
 pub mod assignments;
-pub mod deployments;
 pub mod errors;
 pub mod identities;
 pub mod ids;
@@ -129,6 +128,12 @@ impl ArmState {
         self.subscriptions
             .iter()
             .find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+
+    /// The subscription with this id, or 404 SubscriptionNotFound.
+    pub fn require_subscription(&self, id: &str) -> Result<&Subscription, errors::ArmError> {
+        self.subscription(id)
+            .ok_or_else(|| errors::ArmError::subscription_not_found(id))
     }
 }
 

@@ -4,6 +4,7 @@
 //! `now`, so a GET of the resource and a poll of its monitor always agree, state persists as
 //! plain data, and tests can move the clock.
 
+use super::errors::ArmError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -121,6 +122,19 @@ impl Operation {
             _ => OpStatus::InProgress,
         }
     }
+}
+
+/// The operation `id` of subscription `sub`, or 404 NotFound (what every monitor answers).
+pub fn find<'a>(ops: &'a [Operation], sub: &str, id: &str) -> Result<&'a Operation, ArmError> {
+    ops.iter()
+        .find(|o| o.id.eq_ignore_ascii_case(id) && super::ids::eq(&o.subscription_id, sub))
+        .ok_or_else(|| {
+            ArmError::new(
+                404,
+                "NotFound",
+                format!("The operation '{id}' could not be found."),
+            )
+        })
 }
 
 /// Drops operations that finished more than an hour ago (monitors are short-lived in Azure too).

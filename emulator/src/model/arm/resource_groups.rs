@@ -47,20 +47,22 @@ impl ResourceGroup {
     }
 }
 
-/// Azure's location normalisation: lower case, no spaces (`West Europe` → `westeurope`).
-pub fn normalize_location(loc: &str) -> String {
-    loc.chars()
-        .filter(|c| !c.is_whitespace())
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
 /// Finds a resource group (case-insensitive name).
 pub fn find<'a>(state: &'a ArmState, sub: &str, name: &str) -> Option<&'a ResourceGroup> {
     state
         .resource_groups
         .iter()
         .find(|r| ids::eq(&r.subscription_id, sub) && ids::eq(&r.name, name))
+}
+
+/// The group, or 404 SubscriptionNotFound / ResourceGroupNotFound (checked in that order).
+pub fn require<'a>(
+    state: &'a ArmState,
+    sub: &str,
+    name: &str,
+) -> Result<&'a ResourceGroup, ArmError> {
+    state.require_subscription(sub)?;
+    find(state, sub, name).ok_or_else(|| ArmError::rg_not_found(name))
 }
 
 /// Validates a resource-group name (1–90 chars of letters, digits, `._-()`, not ending in `.`).
@@ -87,18 +89,7 @@ pub fn put(
             "The provided resource group name has these invalid characters: ''. The name can only be a letter, digit, '-', '.', '(', ')' or '_'. (Code: InvalidResourceGroup)",
         ));
     }
-    let location = body
-        .get("location")
-        .and_then(Value::as_str)
-        .map(normalize_location)
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| {
-            ArmError::new(
-                400,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
+    let location = ids::required_location(body.get("location").and_then(Value::as_str))?;
     let tags = tags_of(body)?;
     let managed_by = body
         .get("managedBy")

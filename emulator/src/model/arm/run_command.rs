@@ -1,10 +1,16 @@
 //! VM Run Command rules (behaviour notes §7.2): which command fits which OS, parameter checks,
 //! Azure's output cap (the last 4096 bytes of each stream), the result shapes, and one run at a
-//! time per VM. The process itself is started by the HTTP layer.
+//! time per VM, and the registry of running children whose outcomes settle into operations.
+//! The process itself is started by `services::arm::runner`.
 
 use super::errors::ArmError;
+use super::operations::{OpKind, OpStatus};
 use super::vms::Vm;
+use super::ArmState;
+use parking_lot::Mutex;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Azure keeps only the last 4096 bytes of stdout and of stderr.
 pub const OUTPUT_CAP: usize = 4096;
@@ -125,6 +131,128 @@ pub fn result(windows: bool, stdout: &[u8], stderr: &[u8]) -> Value {
         json!({"value": [
             {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "message": linux_message(&out, &err)},
         ]})
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Captured stdout (uncapped; the cap is applied when rendering).
+    pub stdout: Vec<u8>,
+    /// Captured stderr.
+    pub stderr: Vec<u8>,
+    /// Killed at the time limit.
+    pub timed_out: bool,
+}
+
+/// One started run: when it may report done at the earliest, its time limit, and its outcome
+/// once the child exits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Slot {
+    /// Unix seconds before which the operation stays InProgress (`runCommandMinDuration`).
+    pub min_done_at: f64,
+    /// The time limit the child ran under (seconds), for the timeout message.
+    pub timeout: f64,
+    /// Set by the runner when the child has exited or was killed.
+    pub outcome: Option<Outcome>,
+}
+
+/// The runs of one emulator whose children are (or were) alive, by operation id.
+///
+/// Why here and not in `State`: a slot is filled by a background task that holds no state lock
+/// (the state lock is never held across an await), and it describes a child process of *this*
+/// emulator process. It is therefore not persisted — after a restart the child is gone and
+/// [`settle`] marks the operation interrupted — but it belongs to one emulator (two emulators
+/// in one process never see each other's runs) and an admin reset clears it with the state.
+#[derive(Debug, Clone, Default)]
+pub struct RunSlots(Arc<Mutex<HashMap<String, Slot>>>);
+
+impl RunSlots {
+    /// Registers the run of operation `op_id` (before its child starts).
+    pub fn open(&self, op_id: &str, min_done_at: f64, timeout: f64) {
+        self.0.lock().insert(
+            op_id.to_string(),
+            Slot {
+                min_done_at,
+                timeout,
+                outcome: None,
+            },
+        );
+    }
+
+    /// Records how the child of `op_id` ended (dropped when the slot was cleared meanwhile).
+    pub fn finish(&self, op_id: &str, outcome: Outcome) {
+        if let Some(s) = self.0.lock().get_mut(op_id) {
+            s.outcome = Some(outcome);
+        }
+    }
+
+    /// Forgets every run (admin reset).
+    pub fn clear(&self) {
+        self.0.lock().clear();
+    }
+
+    /// How many runs are registered (finished ones stay until settled).
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    /// True when no run is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Moves finished runs into their operations (result or timeout error) and frees VMs whose run
+/// is over. Called under the state lock at the start of every ARM request.
+pub fn settle(arm: &mut ArmState, runs: &RunSlots, now: f64) {
+    let mut slots = runs.0.lock();
+    let ArmState {
+        operations, vms, ..
+    } = arm;
+    for op in operations
+        .iter_mut()
+        .filter(|o| o.kind == OpKind::RunCommand && o.done_at.is_none())
+    {
+        let Some(slot) = slots.get(&op.id) else {
+            // the emulator restarted from a snapshot (or was reset): the child is gone
+            op.done_at = Some(now);
+            op.error = Some((
+                "InternalExecutionError".into(),
+                "The run command was interrupted.".into(),
+            ));
+            continue;
+        };
+        let Some(outcome) = &slot.outcome else {
+            continue;
+        };
+        let windows = vms
+            .iter()
+            .any(|v| v.id().eq_ignore_ascii_case(&op.resource_id) && v.is_windows());
+        op.done_at = Some(now.max(slot.min_done_at));
+        if outcome.timed_out {
+            op.error = Some((
+                "VMExtensionProvisioningTimeout".into(),
+                format!(
+                    "Run command execution exceeded the time limit of {} seconds.",
+                    slot.timeout as u64
+                ),
+            ));
+        } else {
+            op.result = Some(result(windows, &outcome.stdout, &outcome.stderr));
+        }
+        slots.remove(&op.id);
+    }
+    for vm in vms.iter_mut() {
+        if let Some(id) = &vm.active_run {
+            let running = operations
+                .iter()
+                .find(|o| &o.id == id)
+                .is_some_and(|o| o.status(now) == OpStatus::InProgress);
+            if !running {
+                vm.active_run = None;
+            }
+        }
     }
 }
 

@@ -2,196 +2,237 @@
 //! user-assigned identities, VMs (creating their identities' service principals), accounts and
 //! deployments, soft-deleted accounts, subdomains held elsewhere, and role assignments.
 
+use super::accounts::deployments::{catalogue_entry, Deployment};
 use super::accounts::{Account, DeletedAccount};
 use super::assignments::RoleAssignment;
-use super::deployments::{catalogue_entry, Deployment};
-use super::identities::UserAssignedIdentity;
-use super::resource_groups::{normalize_location, ResourceGroup};
+use super::identities::{self, NewIdentity};
+use super::ids::normalize_location;
+use super::resource_groups::ResourceGroup;
 use super::vms::{Vm, VmIdentity};
 use super::{ids, roles, ArmState, Settings, Subscription};
+use crate::model::directory::Directory;
 use crate::model::State;
-use crate::world::World;
+use crate::world::{self, World};
 use serde_json::{json, Map, Value};
+
+/// What every seeding step needs: the world, the moment, the tenant and the default
+/// subscription (resources without one go there).
+struct Seed<'a> {
+    world: &'a World,
+    now: f64,
+    tenant: String,
+    default_sub: String,
+}
+
+impl Seed<'_> {
+    fn sub_of(&self, s: &Option<String>) -> String {
+        s.clone().unwrap_or_else(|| self.default_sub.clone())
+    }
+}
 
 /// Populates `state.arm` from `world` (everything ready and effective at `now`).
 pub fn seed(state: &mut State, world: &World, now: f64) {
-    let tenant = world.tenant.id.clone();
-    let default_sub = world.default_subscription().unwrap_or_default().to_string();
-    let sub_of = |s: &Option<String>| s.clone().unwrap_or_else(|| default_sub.clone());
+    let s = Seed {
+        world,
+        now,
+        tenant: world.tenant.id.clone(),
+        default_sub: world.default_subscription().unwrap_or_default().to_string(),
+    };
     let mut arm = ArmState {
         settings: Settings::from_world(world),
         ..Default::default()
     };
-    for s in &world.subscriptions {
+    containers(&s, &mut arm);
+    for v in &world.vms {
+        let vm = seed_vm(&s, &mut state.directory, &mut arm, v);
+        arm.vms.push(vm);
+    }
+    for a in &world.accounts {
+        arm.accounts.push(live_account(&s, a));
+    }
+    for d in &world.deleted_accounts {
+        arm.deleted_accounts.push(deleted_account(&s, d));
+    }
+    arm.taken_subdomains = world.taken_subdomains.clone();
+    for r in &world.role_assignments {
+        if let Some(a) = role_assignment(&s, &state.directory, r) {
+            arm.role_assignments.push(a);
+        }
+    }
+    state.arm = arm;
+}
+
+/// Subscriptions and resource groups.
+fn containers(s: &Seed<'_>, arm: &mut ArmState) {
+    let (world, tenant) = (s.world, &s.tenant);
+    for sub in &world.subscriptions {
         arm.subscriptions.push(Subscription {
-            id: s.id.clone(),
-            display_name: if s.name.is_empty() {
-                s.id.clone()
+            id: sub.id.clone(),
+            display_name: if sub.name.is_empty() {
+                sub.id.clone()
             } else {
-                s.name.clone()
+                sub.name.clone()
             },
             tenant_id: tenant.clone(),
         });
     }
     for r in &world.resource_groups {
         arm.resource_groups.push(ResourceGroup {
-            subscription_id: sub_of(&r.subscription),
+            subscription_id: s.sub_of(&r.subscription),
             name: r.name.clone(),
             location: normalize_location(&r.location),
             tags: tags(&r.tags),
             managed_by: None,
         });
     }
-    for v in &world.vms {
-        let sub = sub_of(&v.subscription);
-        let mut vm = Vm {
-            subscription_id: sub.clone(),
-            resource_group: v.resource_group.clone(),
-            name: v.name.clone(),
-            location: normalize_location(&v.location),
-            os: if v.os.eq_ignore_ascii_case("windows") {
-                "Windows".into()
-            } else {
-                "Linux".into()
-            },
-            vm_id: uuid::Uuid::new_v4().to_string(),
-            size: "Standard_D2s_v3".into(),
-            tags: Map::new(),
-            identity: VmIdentity::default(),
-            created_at: now,
-            updating_until: 0.0,
-            active_run: None,
-            overlay: Value::Null,
-        };
-        for u in &v.user_assigned_identities {
-            let usub = u.subscription.clone().unwrap_or_else(|| sub.clone());
-            let id = ids::resource_id(
-                &usub,
-                &u.resource_group,
-                "Microsoft.ManagedIdentity",
-                "userAssignedIdentities",
-                &u.name,
-            );
-            if super::identities::find(&arm, &id).is_none() {
-                let (pid, cid) = state
-                    .directory
-                    .create_managed_identity(&u.name, &id, now, 0.0);
-                arm.identities.push(UserAssignedIdentity {
-                    subscription_id: usub,
-                    resource_group: u.resource_group.clone(),
-                    name: u.name.clone(),
-                    location: vm.location.clone(),
-                    tags: Map::new(),
-                    principal_id: pid,
-                    client_id: cid,
-                    tenant_id: tenant.clone(),
-                });
-            }
-            vm.identity.user_assigned.push(id);
-        }
-        if v.system_assigned {
-            let (pid, _) = state
-                .directory
-                .create_managed_identity(&v.name, &vm.id(), now, 0.0);
-            vm.identity.system_principal_id = Some(pid);
-        }
-        arm.vms.push(vm);
-    }
-    for a in &world.accounts {
-        let mut acct = account(
-            &sub_of(&a.subscription),
-            &a.resource_group,
-            &a.name,
-            &a.location,
-            &a.kind,
-            &a.sku,
-            a.custom_subdomain.clone(),
-            a.disable_local_auth,
-            now,
+}
+
+/// A VM, creating its user-assigned identities (once) and its system-assigned identity.
+fn seed_vm(s: &Seed<'_>, dir: &mut Directory, arm: &mut ArmState, v: &world::Vm) -> Vm {
+    let sub = s.sub_of(&v.subscription);
+    let mut vm = Vm {
+        subscription_id: sub.clone(),
+        resource_group: v.resource_group.clone(),
+        name: v.name.clone(),
+        location: normalize_location(&v.location),
+        os: if v.os.eq_ignore_ascii_case("windows") {
+            "Windows".into()
+        } else {
+            "Linux".into()
+        },
+        vm_id: uuid::Uuid::new_v4().to_string(),
+        size: "Standard_D2s_v3".into(),
+        tags: Map::new(),
+        identity: VmIdentity::default(),
+        created_at: s.now,
+        updating_until: 0.0,
+        active_run: None,
+        overlay: Value::Null,
+    };
+    for u in &v.user_assigned_identities {
+        let usub = u.subscription.clone().unwrap_or_else(|| sub.clone());
+        let id = ids::resource_id(
+            &usub,
+            &u.resource_group,
+            "Microsoft.ManagedIdentity",
+            "userAssignedIdentities",
+            &u.name,
         );
-        acct.tags = tags(&a.tags);
-        for d in &a.deployments {
-            let (name, version) = catalogue_entry(&d.model.name, Some(&d.model.version))
-                .map(|(n, v, _)| (n.to_string(), v.to_string()))
-                .unwrap_or_else(|| (d.model.name.clone(), d.model.version.clone()));
-            acct.deployments.push(Deployment {
-                name: d.name.clone(),
-                sku_name: d.sku.name.clone(),
-                capacity: d.sku.capacity.max(1),
-                model_format: d.model.format.clone(),
-                model_name: name,
-                model_version: version,
-                extra: Map::new(),
-                written_at: now,
-                ready_at: now,
-                updating: false,
-                deleting_until: None,
-            });
+        if identities::find(arm, &id).is_none() {
+            let new = NewIdentity {
+                subscription_id: &usub,
+                resource_group: &u.resource_group,
+                name: &u.name,
+                location: vm.location.clone(),
+                tags: Map::new(),
+                tenant_id: &s.tenant,
+            };
+            identities::create(dir, &mut arm.identities, new, s.now, 0.0);
         }
-        arm.accounts.push(acct);
+        vm.identity.user_assigned.push(id);
     }
-    for d in &world.deleted_accounts {
-        let acct = account(
-            &sub_of(&d.subscription),
-            &d.resource_group,
-            &d.name,
-            &d.location,
-            &d.kind,
-            "S0",
-            d.custom_subdomain.clone(),
-            true,
-            now,
-        );
-        arm.deleted_accounts.push(DeletedAccount {
-            account: acct,
-            deleted_at: now,
+    if v.system_assigned {
+        let (pid, _) = dir.create_managed_identity(&v.name, &vm.id(), s.now, 0.0);
+        vm.identity.system_principal_id = Some(pid);
+    }
+    vm
+}
+
+/// A live account with its deployments.
+fn live_account(s: &Seed<'_>, a: &world::Account) -> Account {
+    let mut acct = account(
+        &s.sub_of(&a.subscription),
+        &a.resource_group,
+        &a.name,
+        &a.location,
+        &a.kind,
+        &a.sku,
+        a.custom_subdomain.clone(),
+        a.disable_local_auth,
+        s.now,
+    );
+    acct.tags = tags(&a.tags);
+    for d in &a.deployments {
+        let (name, version) = catalogue_entry(&d.model.name, Some(&d.model.version))
+            .map(|(n, v, _)| (n.to_string(), v.to_string()))
+            .unwrap_or_else(|| (d.model.name.clone(), d.model.version.clone()));
+        acct.deployments.push(Deployment {
+            name: d.name.clone(),
+            sku_name: d.sku.name.clone(),
+            capacity: d.sku.capacity.max(1),
+            model_format: d.model.format.clone(),
+            model_name: name,
+            model_version: version,
+            extra: Map::new(),
+            written_at: s.now,
+            ready_at: s.now,
+            updating: false,
+            deleting_until: None,
         });
     }
-    arm.taken_subdomains = world.taken_subdomains.clone();
-    for r in &world.role_assignments {
-        let Some(role) = roles::resolve(&r.role) else {
-            continue;
-        };
-        let Some(principal) = state.directory.resolve(&r.principal) else {
-            continue;
-        };
-        let scope = ids::normalize_scope(&r.scope);
-        let principal_type = r
-            .principal_type
-            .clone()
-            .or_else(|| {
-                state
-                    .directory
-                    .lookup(&principal, now)
-                    .map(|p| p.kind.as_str().to_string())
-            })
-            .unwrap_or_else(|| "User".into());
-        let name = r.name.clone().unwrap_or_else(|| {
-            uuid::Uuid::new_v5(
-                &uuid::Uuid::NAMESPACE_URL,
-                format!("{scope}|{principal}|{}", role.id)
-                    .to_ascii_lowercase()
-                    .as_bytes(),
-            )
-            .to_string()
-        });
-        arm.role_assignments.push(RoleAssignment {
-            name,
-            scope,
-            role_definition_id: role.id.to_string(),
-            principal_id: principal,
-            principal_type,
-            description: r.description.clone(),
-            condition: None,
-            condition_version: None,
-            created_on: now,
-            updated_on: now,
-            created_by: None,
-            updated_by: None,
-            effective_at: 0.0,
-        });
+    acct
+}
+
+/// A soft-deleted account (holds its name and subdomain).
+fn deleted_account(s: &Seed<'_>, d: &world::DeletedAccount) -> DeletedAccount {
+    let acct = account(
+        &s.sub_of(&d.subscription),
+        &d.resource_group,
+        &d.name,
+        &d.location,
+        &d.kind,
+        "S0",
+        d.custom_subdomain.clone(),
+        true,
+        s.now,
+    );
+    DeletedAccount {
+        account: acct,
+        deleted_at: s.now,
     }
-    state.arm = arm;
+}
+
+/// A role assignment of the world (`None` when its role or principal does not resolve).
+fn role_assignment(
+    s: &Seed<'_>,
+    dir: &Directory,
+    r: &world::RoleAssignment,
+) -> Option<RoleAssignment> {
+    let role = roles::resolve(&r.role)?;
+    let principal = dir.resolve(&r.principal)?;
+    let scope = ids::normalize_scope(&r.scope);
+    let principal_type = r
+        .principal_type
+        .clone()
+        .or_else(|| {
+            dir.lookup(&principal, s.now)
+                .map(|p| p.kind.as_str().to_string())
+        })
+        .unwrap_or_else(|| "User".into());
+    let name = r.name.clone().unwrap_or_else(|| {
+        uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("{scope}|{principal}|{}", role.id)
+                .to_ascii_lowercase()
+                .as_bytes(),
+        )
+        .to_string()
+    });
+    Some(RoleAssignment {
+        name,
+        scope,
+        role_definition_id: role.id.to_string(),
+        principal_id: principal,
+        principal_type,
+        description: r.description.clone(),
+        condition: None,
+        condition_version: None,
+        created_on: s.now,
+        updated_on: s.now,
+        created_by: None,
+        updated_by: None,
+        effective_at: 0.0,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -110,30 +110,7 @@ impl Vm {
             "/subscriptions/{}/resourceGroups/{}/providers",
             self.subscription_id, self.resource_group
         );
-        let os_config = if self.is_windows() {
-            (
-                "windowsConfiguration",
-                json!({"provisionVMAgent": true, "enableAutomaticUpdates": true, "patchSettings": {"patchMode": "AutomaticByOS", "assessmentMode": "ImageDefault"}}),
-            )
-        } else {
-            (
-                "linuxConfiguration",
-                json!({"disablePasswordAuthentication": true, "provisionVMAgent": true, "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"}}),
-            )
-        };
-        let image = if self.is_windows() {
-            json!({"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer", "sku": "2022-datacenter-azure-edition", "version": "latest", "exactVersion": "20348.2849.241106"})
-        } else {
-            json!({"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest", "exactVersion": "24.04.202411030"})
-        };
-        let mut os_profile = json!({
-            "computerName": self.name,
-            "adminUsername": "azureuser",
-            "secrets": [],
-            "allowExtensionOperations": true,
-            "requireGuestProvisionSignal": true,
-        });
-        os_profile[os_config.0] = os_config.1;
+        let (image, os_profile) = self.image_and_os_profile();
         let mut v = json!({
             "id": self.id(),
             "name": self.name,
@@ -172,32 +149,68 @@ impl Vm {
                 "diagnosticsProfile": {"bootDiagnostics": {"enabled": true}},
                 "extensionsTimeBudget": "PT1H30M",
                 "provisioningState": self.provisioning_state(now),
-                "timeCreated": crate::auth::iso_time(self.created_at),
+                "timeCreated": crate::timefmt::iso_time(self.created_at),
             },
         });
         if !self.overlay.is_null() {
             merge(&mut v["properties"], &self.overlay);
         }
-        if let Some(t) = self.identity_type() {
-            let mut ident = json!({"type": t});
-            if let Some(p) = &self.identity.system_principal_id {
-                ident["principalId"] = json!(p);
-                ident["tenantId"] = json!(tenant);
-            }
-            if !self.identity.user_assigned.is_empty() {
-                let mut m = Map::new();
-                for id in &self.identity.user_assigned {
-                    let val = match identities::find(state, id) {
-                        Some(u) => json!({"principalId": u.principal_id, "clientId": u.client_id}),
-                        None => json!({}),
-                    };
-                    m.insert(id.clone(), val);
-                }
-                ident["userAssignedIdentities"] = Value::Object(m);
-            }
+        if let Some(ident) = self.identity_json(state, tenant) {
             v["identity"] = ident;
         }
         v
+    }
+
+    /// The image reference and `osProfile` of the VM's OS.
+    fn image_and_os_profile(&self) -> (Value, Value) {
+        let os_config = if self.is_windows() {
+            (
+                "windowsConfiguration",
+                json!({"provisionVMAgent": true, "enableAutomaticUpdates": true, "patchSettings": {"patchMode": "AutomaticByOS", "assessmentMode": "ImageDefault"}}),
+            )
+        } else {
+            (
+                "linuxConfiguration",
+                json!({"disablePasswordAuthentication": true, "provisionVMAgent": true, "patchSettings": {"patchMode": "ImageDefault", "assessmentMode": "ImageDefault"}}),
+            )
+        };
+        let image = if self.is_windows() {
+            json!({"publisher": "MicrosoftWindowsServer", "offer": "WindowsServer", "sku": "2022-datacenter-azure-edition", "version": "latest", "exactVersion": "20348.2849.241106"})
+        } else {
+            json!({"publisher": "Canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest", "exactVersion": "24.04.202411030"})
+        };
+        let mut os_profile = json!({
+            "computerName": self.name,
+            "adminUsername": "azureuser",
+            "secrets": [],
+            "allowExtensionOperations": true,
+            "requireGuestProvisionSignal": true,
+        });
+        os_profile[os_config.0] = os_config.1;
+        (image, os_profile)
+    }
+
+    /// The `identity` block (`None` without identities), with the user-assigned identities'
+    /// principal and client ids.
+    fn identity_json(&self, state: &ArmState, tenant: &str) -> Option<Value> {
+        let t = self.identity_type()?;
+        let mut ident = json!({"type": t});
+        if let Some(p) = &self.identity.system_principal_id {
+            ident["principalId"] = json!(p);
+            ident["tenantId"] = json!(tenant);
+        }
+        if !self.identity.user_assigned.is_empty() {
+            let mut m = Map::new();
+            for id in &self.identity.user_assigned {
+                let val = match identities::find(state, id) {
+                    Some(u) => json!({"principalId": u.principal_id, "clientId": u.client_id}),
+                    None => json!({}),
+                };
+                m.insert(id.clone(), val);
+            }
+            ident["userAssignedIdentities"] = Value::Object(m);
+        }
+        Some(ident)
     }
 }
 

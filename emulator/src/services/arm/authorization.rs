@@ -8,6 +8,7 @@ use crate::model::arm::assignments::{self, CreateOutcome, CreateRequest};
 use crate::model::arm::errors::ArmError;
 use crate::model::arm::ids::{self, ScopeKind};
 use crate::model::arm::{accounts, identities, resource_groups, roles, vms};
+use crate::model::rbac;
 use crate::model::State;
 use serde_json::Value;
 
@@ -16,15 +17,7 @@ use serde_json::Value;
 fn authorize_definitions(cx: &Cx<'_>, st: &State, scope: &str) -> Result<(), ArmError> {
     let action = "Microsoft.Authorization/roleDefinitions/read";
     if ids::normalize_scope(scope) == "/" {
-        let any = st.arm.role_assignments.iter().any(|a| {
-            a.effective_at <= cx.now
-                && (a.principal_id.eq_ignore_ascii_case(&cx.caller.oid)
-                    || cx
-                        .caller
-                        .groups
-                        .iter()
-                        .any(|g| g.eq_ignore_ascii_case(&a.principal_id)))
-        });
+        let any = rbac::holds_any(st, cx.now, &cx.principal(), |_| true);
         return if any {
             Ok(())
         } else {

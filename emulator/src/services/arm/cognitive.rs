@@ -5,10 +5,11 @@ use super::common::{list, retry_after, Cx, Out};
 use super::monitors;
 use super::resources::method_not_allowed;
 use crate::http::Resp;
+use crate::model::arm::accounts::deployments;
 use crate::model::arm::accounts::{self, AccountInput, PutOutcome, WriteContext};
 use crate::model::arm::errors::ArmError;
 use crate::model::arm::operations::{OpKind, Operation};
-use crate::model::arm::{deployments, ids, resource_groups, subdomain};
+use crate::model::arm::{ids, resource_groups, subdomain};
 use crate::model::State;
 use serde_json::{json, Value};
 
@@ -19,12 +20,7 @@ fn not_found(name: &str, rg: &str) -> ArmError {
 }
 
 fn require_rg(st: &State, sub: &str, rg: &str) -> Result<(), ArmError> {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
-    resource_groups::find(&st.arm, sub, rg)
-        .map(|_| ())
-        .ok_or_else(|| ArmError::rg_not_found(rg))
+    resource_groups::require(&st.arm, sub, rg).map(|_| ())
 }
 
 fn account_index(st: &State, sub: &str, rg: &str, name: &str) -> Result<usize, ArmError> {
@@ -185,9 +181,7 @@ pub fn list_by_group(cx: &Cx<'_>, st: &State, sub: &str, rg: &str) -> Out {
 
 /// GET accounts of a subscription (those the caller may read).
 pub fn list_by_subscription(cx: &Cx<'_>, st: &State, sub: &str) -> Out {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     let values: Vec<Value> = st
         .arm
         .accounts
@@ -320,9 +314,7 @@ pub fn list_deleted(cx: &Cx<'_>, st: &mut State, sub: &str) -> Out {
         "Microsoft.CognitiveServices/deletedAccounts/read",
         &cx.req.path,
     )?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     accounts::expire_deleted(&mut st.arm, cx.now);
     let values = st
         .arm
@@ -343,9 +335,7 @@ pub fn deleted(cx: &Cx<'_>, st: &mut State, sub: &str, loc: &str, rg: &str, name
         m => return Err(method_not_allowed(m)),
     };
     cx.authorize(st, action, &cx.req.path)?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     accounts::expire_deleted(&mut st.arm, cx.now);
     if method == "GET" {
         let i = accounts::find_deleted(&st.arm, sub, Some(loc), rg, name)
@@ -365,7 +355,7 @@ pub fn deleted(cx: &Cx<'_>, st: &mut State, sub: &str, loc: &str, rg: &str, name
         st,
         OpKind::AccountPurge,
         sub,
-        &resource_groups::normalize_location(loc),
+        &ids::normalize_location(loc),
         &id,
         cx.now + d,
     );
@@ -382,9 +372,7 @@ pub fn check_domain(cx: &Cx<'_>, st: &mut State, sub: &str) -> Out {
         "Microsoft.CognitiveServices/checkDomainAvailability/action",
         &cx.req.path,
     )?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     accounts::expire_deleted(&mut st.arm, cx.now);
     let body = cx.body()?;
     let name = body

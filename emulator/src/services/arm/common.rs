@@ -52,11 +52,15 @@ impl Cx<'_> {
 
     /// Whether the caller holds `action` at `scope` (list filtering).
     pub fn allowed(&self, st: &State, action: &str, scope: &str) -> bool {
-        let who = Principal {
+        rbac::check(st, self.now, &self.principal(), action, scope) == Decision::Allow
+    }
+
+    /// The caller as the RBAC engine sees it (object id and token groups).
+    pub fn principal(&self) -> Principal<'_> {
+        Principal {
             oid: &self.caller.oid,
             groups: &self.caller.groups,
-        };
-        rbac::check(st, self.now, &who, action, scope) == Decision::Allow
+        }
     }
 
     /// The request body as JSON (empty body → `{}`).

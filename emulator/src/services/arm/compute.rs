@@ -12,10 +12,7 @@ use crate::model::State;
 use serde_json::Value;
 
 fn vm_index(st: &State, sub: &str, rg: &str, name: &str) -> Result<usize, ArmError> {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
-    resource_groups::find(&st.arm, sub, rg).ok_or_else(|| ArmError::rg_not_found(rg))?;
+    resource_groups::require(&st.arm, sub, rg)?;
     vms::find(&st.arm, sub, rg, name).ok_or_else(|| {
         ArmError::resource_not_found(&format!("Microsoft.Compute/virtualMachines/{name}"), rg)
     })
@@ -118,9 +115,7 @@ fn update(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) -> Out {
 
 /// GET VMs of a resource group or subscription (`rg` `None`).
 pub fn list_vms(cx: &Cx<'_>, st: &State, sub: &str, rg: Option<&str>) -> Out {
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     if let Some(rg) = rg {
         cx.authorize(st, "Microsoft.Compute/virtualMachines/read", &cx.req.path)?;
         resource_groups::find(&st.arm, sub, rg).ok_or_else(|| ArmError::rg_not_found(rg))?;
@@ -129,24 +124,14 @@ pub fn list_vms(cx: &Cx<'_>, st: &State, sub: &str, rg: Option<&str>) -> Out {
         .arm
         .vms
         .iter()
-        .filter(|v| ids::eq(&v.subscription_id, sub) && rg.is_none_or_eq(&v.resource_group))
+        .filter(|v| {
+            ids::eq(&v.subscription_id, sub)
+                && rg.is_none_or(|x| x.eq_ignore_ascii_case(&v.resource_group))
+        })
         .filter(|v| cx.allowed(st, "Microsoft.Compute/virtualMachines/read", &v.id()))
         .map(|v| v.to_json(&st.arm, cx.tenant(), cx.now))
         .collect();
     Ok(list(values, None))
-}
-
-trait RgEq {
-    fn is_none_or_eq(&self, rg: &str) -> bool;
-}
-
-impl RgEq for Option<&str> {
-    fn is_none_or_eq(&self, rg: &str) -> bool {
-        match self {
-            None => true,
-            Some(x) => x.eq_ignore_ascii_case(rg),
-        }
-    }
 }
 
 /// POST runCommand: validates, claims the VM, starts the child, answers 202 with monitors.
@@ -177,6 +162,7 @@ pub fn run(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str, name: &str) -> Out 
     let env = crate::services::msi::vm_child_env(cx.ctx, &v.id(), &v.principal_ids(&st.arm));
     let min = cx.ctx.timing().run_command_min_duration.sample();
     runner::start(
+        &cx.ctx.runs,
         &op.id,
         v.is_windows(),
         input,

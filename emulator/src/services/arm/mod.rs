@@ -17,7 +17,7 @@ pub mod runner;
 use crate::auth;
 use crate::ctx::Ctx;
 use crate::http::{Req, Resp};
-use crate::model::arm::{api_versions, operations};
+use crate::model::arm::{api_versions, operations, run_command};
 use common::{error, Cx, Out};
 use routes::Route;
 
@@ -49,7 +49,7 @@ pub async fn handle(ctx: &Ctx, req: Req) -> Resp {
         api_version: req.query("api-version").unwrap_or_default().to_string(),
     };
     let mut st = ctx.state.lock();
-    runner::settle(&mut st, now);
+    run_command::settle(&mut st.arm, &ctx.runs, now);
     operations::prune(&mut st.arm.operations, now);
     let out: Out = match &route {
         Route::Subscriptions => resources::list_subscriptions(&cx, &st),

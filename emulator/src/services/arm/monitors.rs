@@ -2,27 +2,16 @@
 //! (202 while running; then the result, 204, or the error envelope).
 
 use super::common::{Cx, Out};
-use crate::auth::iso_time;
 use crate::http::Resp;
 use crate::model::arm::errors::ArmError;
-use crate::model::arm::ids;
-use crate::model::arm::operations::{OpKind, OpStatus, Operation};
+use crate::model::arm::operations::{self, OpKind, OpStatus, Operation};
 use crate::model::State;
+use crate::timefmt::iso_time;
 use serde_json::json;
 
 /// Finds an operation of this subscription (404 when unknown).
 pub fn find<'a>(st: &'a State, sub: &str, id: &str) -> Result<&'a Operation, ArmError> {
-    st.arm
-        .operations
-        .iter()
-        .find(|o| o.id.eq_ignore_ascii_case(id) && ids::eq(&o.subscription_id, sub))
-        .ok_or_else(|| {
-            ArmError::new(
-                404,
-                "NotFound",
-                format!("The operation '{id}' could not be found."),
-            )
-        })
+    operations::find(&st.arm.operations, sub, id)
 }
 
 /// The status envelope `{"id","name","status","startTime","endTime","percentComplete","properties","error"}`.

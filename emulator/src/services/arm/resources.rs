@@ -4,23 +4,17 @@
 use super::common::{list, retry_after, Cx, Out};
 use crate::http::Resp;
 use crate::model::arm::errors::ArmError;
-use crate::model::arm::operations::{OpKind, OpStatus, Operation};
+use crate::model::arm::operations::{self, OpKind, OpStatus, Operation};
 use crate::model::arm::{ids, resource_groups};
+use crate::model::rbac;
 use crate::model::State;
 use serde_json::{json, Value};
 
 /// True when the caller has any effective role assignment at, above or below `scope`
 /// (what ARM requires to see a subscription).
 fn has_any_access(cx: &Cx<'_>, st: &State, scope: &str) -> bool {
-    st.arm.role_assignments.iter().any(|a| {
-        a.effective_at <= cx.now
-            && (a.principal_id.eq_ignore_ascii_case(&cx.caller.oid)
-                || cx
-                    .caller
-                    .groups
-                    .iter()
-                    .any(|g| g.eq_ignore_ascii_case(&a.principal_id)))
-            && (ids::is_at_or_above(&a.scope, scope) || ids::is_at_or_above(scope, &a.scope))
+    rbac::holds_any(st, cx.now, &cx.principal(), |s| {
+        ids::is_at_or_above(s, scope) || ids::is_at_or_above(scope, s)
     })
 }
 
@@ -79,9 +73,7 @@ pub fn provider(cx: &Cx<'_>, st: &State, sub: &str, ns: &str, register: bool) ->
         "Microsoft.Resources/subscriptions/providers/read".into()
     };
     cx.authorize(st, &action, &cx.req.path)?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     Ok(Resp::json(
         200,
         &json!({
@@ -97,9 +89,7 @@ pub fn provider(cx: &Cx<'_>, st: &State, sub: &str, ns: &str, register: bool) ->
 /// GET /subscriptions/{s}/resourcegroups: the groups the caller may read.
 pub fn list_groups(cx: &Cx<'_>, st: &State, sub: &str) -> Out {
     cx.authorize_any_read(st, sub)?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     let values = st
         .arm
         .resource_groups
@@ -143,9 +133,7 @@ pub fn group(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str) -> Out {
         _ => "Microsoft.Resources/subscriptions/resourceGroups/read",
     };
     cx.authorize(st, action, &cx.req.path)?;
-    st.arm
-        .subscription(sub)
-        .ok_or_else(|| ArmError::subscription_not_found(sub))?;
+    st.arm.require_subscription(sub)?;
     match method {
         "PUT" => {
             let body = cx.body()?;
@@ -200,18 +188,7 @@ pub fn group(cx: &Cx<'_>, st: &mut State, sub: &str, rg: &str) -> Out {
 
 /// GET /subscriptions/{s}/operationresults/{id}: 202 while the delete runs, then 200.
 pub fn operation_result(cx: &Cx<'_>, st: &State, sub: &str, id: &str) -> Out {
-    let op = st
-        .arm
-        .operations
-        .iter()
-        .find(|o| o.id.eq_ignore_ascii_case(id) && ids::eq(&o.subscription_id, sub))
-        .ok_or_else(|| {
-            ArmError::new(
-                404,
-                "NotFound",
-                format!("The operation '{id}' could not be found."),
-            )
-        })?;
+    let op = operations::find(&st.arm.operations, sub, id)?;
     Ok(match op.status(cx.now) {
         OpStatus::InProgress => Resp::empty(202)
             .with_header("location", cx.location_url(op))

@@ -1,45 +1,19 @@
 //! Runs a Run Command script for real: a child process (`bash -c` on Linux VMs, `pwsh -Command`
 //! on Windows VMs) with a clean environment (only the VM's managed-identity variables from
 //! `services::msi::vm_child_env` plus the command's parameters), a time limit, and its output
-//! collected into a process-wide slot the ARM handlers settle into state.
+//! collected into the emulator's run slots (`Ctx::runs`), which the ARM handlers settle into
+//! state (`model::arm::run_command::settle`).
 //!
 //! Why a slot registry instead of writing state from the task: handlers hold `&Ctx` only, and
 //! the state lock must never be held across an await; polling settles the result under the lock.
 
-use crate::model::arm::operations::OpKind;
-use crate::model::arm::run_command::{self, RunInput};
-use crate::model::State;
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use crate::model::arm::run_command::{Outcome, RunInput, RunSlots};
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
-
-/// How a run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    /// Captured stdout (uncapped; the cap is applied when rendering).
-    pub stdout: Vec<u8>,
-    /// Captured stderr.
-    pub stderr: Vec<u8>,
-    /// Killed at the time limit.
-    pub timed_out: bool,
-}
-
-#[derive(Debug)]
-struct Slot {
-    min_done_at: f64,
-    timeout: f64,
-    outcome: Option<Outcome>,
-}
-
-fn slots() -> &'static Mutex<HashMap<String, Slot>> {
-    static SLOTS: OnceLock<Mutex<HashMap<String, Slot>>> = OnceLock::new();
-    SLOTS.get_or_init(|| Mutex::new(HashMap::new()))
-}
 
 /// Starts the child for operation `op_id` on a background task.
 pub fn start(
+    runs: &RunSlots,
     op_id: &str,
     windows: bool,
     input: RunInput,
@@ -47,20 +21,11 @@ pub fn start(
     timeout: f64,
     min_done_at: f64,
 ) {
-    slots().lock().insert(
-        op_id.to_string(),
-        Slot {
-            min_done_at,
-            timeout,
-            outcome: None,
-        },
-    );
-    let id = op_id.to_string();
+    runs.open(op_id, min_done_at, timeout);
+    let (runs, id) = (runs.clone(), op_id.to_string());
     tokio::spawn(async move {
         let outcome = execute(windows, &input, env, timeout).await;
-        if let Some(s) = slots().lock().get_mut(&id) {
-            s.outcome = Some(outcome);
-        }
+        runs.finish(&id, outcome);
     });
 }
 
@@ -133,64 +98,6 @@ pub async fn execute(
             stderr: vec![],
             timed_out: true,
         },
-    }
-}
-
-/// Moves finished runs into their operations (result or timeout error) and frees VMs whose run
-/// is over. Called under the state lock at the start of every ARM request.
-pub fn settle(st: &mut State, now: f64) {
-    let mut slots = slots().lock();
-    for op in st
-        .arm
-        .operations
-        .iter_mut()
-        .filter(|o| o.kind == OpKind::RunCommand && o.done_at.is_none())
-    {
-        let Some(slot) = slots.get(&op.id) else {
-            // the emulator restarted from a snapshot: the child is gone
-            op.done_at = Some(now);
-            op.error = Some((
-                "InternalExecutionError".into(),
-                "The run command was interrupted.".into(),
-            ));
-            continue;
-        };
-        let Some(outcome) = &slot.outcome else {
-            continue;
-        };
-        let windows = st
-            .arm
-            .vms
-            .iter()
-            .any(|v| v.id().eq_ignore_ascii_case(&op.resource_id) && v.is_windows());
-        op.done_at = Some(now.max(slot.min_done_at));
-        if outcome.timed_out {
-            op.error = Some((
-                "VMExtensionProvisioningTimeout".into(),
-                format!(
-                    "Run command execution exceeded the time limit of {} seconds.",
-                    slot.timeout as u64
-                ),
-            ));
-        } else {
-            op.result = Some(run_command::result(
-                windows,
-                &outcome.stdout,
-                &outcome.stderr,
-            ));
-        }
-        slots.remove(&op.id);
-    }
-    let ops = &st.arm.operations;
-    for vm in st.arm.vms.iter_mut() {
-        if let Some(id) = &vm.active_run {
-            let running = ops.iter().find(|o| &o.id == id).is_some_and(|o| {
-                o.status(now) == crate::model::arm::operations::OpStatus::InProgress
-            });
-            if !running {
-                vm.active_run = None;
-            }
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Model deployments of an account (2024-10-01): the model catalogue, create/update as a
 //! long-running operation, delete, and the one-write-at-a-time rule (behaviour notes §6.4).
 
-use super::accounts::{iso, Account};
-use super::errors::ArmError;
+use super::{iso, Account};
+use crate::model::arm::errors::ArmError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -36,21 +36,10 @@ pub fn catalogue_entry(
 ) -> Option<(&'static str, &'static str, ModelApi)> {
     CATALOGUE
         .iter()
-        .find(|(n, v, _)| n.eq_ignore_ascii_case(name) && version.is_none_or_eq(v))
+        .find(|(n, v, _)| {
+            n.eq_ignore_ascii_case(name) && version.is_none_or(|x| x.eq_ignore_ascii_case(v))
+        })
         .copied()
-}
-
-trait VersionEq {
-    fn is_none_or_eq(&self, v: &str) -> bool;
-}
-
-impl VersionEq for Option<&str> {
-    fn is_none_or_eq(&self, v: &str) -> bool {
-        match self {
-            None => true,
-            Some(x) => x.eq_ignore_ascii_case(v),
-        }
-    }
 }
 
 /// A model deployment.
@@ -185,16 +174,8 @@ fn guard_writes(account: &Account, now: f64) -> Result<(), ArmError> {
     Ok(())
 }
 
-/// PUT a deployment: `Ok(true)` created, `Ok(false)` updated. It provisions for `duration`.
-pub fn put(
-    account: &mut Account,
-    name: &str,
-    body: &Value,
-    now: f64,
-    duration: f64,
-) -> Result<bool, ArmError> {
-    settle(account, now);
-    guard_writes(account, now)?;
+/// The deployment's `sku`: name (default Standard) and capacity (default 1, never 0).
+fn sku(body: &Value) -> Result<(String, u32), ArmError> {
     let sku = body.get("sku").filter(|s| s.is_object()).ok_or_else(|| {
         ArmError::new(
             400,
@@ -219,11 +200,12 @@ pub fn put(
             "The capacity should be greater than 0.",
         ));
     }
-    let props = body
-        .get("properties")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    Ok((sku_name, capacity))
+}
+
+/// The catalogue model a deployment names: `(format, name, version)`, or 400
+/// DeploymentModelNotSupported.
+fn model(props: &Map<String, Value>) -> Result<(String, &'static str, &'static str), ArmError> {
     let model = props.get("model").cloned().unwrap_or(Value::Null);
     let format = model
         .get("format")
@@ -248,6 +230,26 @@ pub fn put(
             mversion.as_deref().unwrap_or(""),
         ));
     };
+    Ok((format, cname, cversion))
+}
+
+/// PUT a deployment: `Ok(true)` created, `Ok(false)` updated. It provisions for `duration`.
+pub fn put(
+    account: &mut Account,
+    name: &str,
+    body: &Value,
+    now: f64,
+    duration: f64,
+) -> Result<bool, ArmError> {
+    settle(account, now);
+    guard_writes(account, now)?;
+    let (sku_name, capacity) = sku(body)?;
+    let props = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let (format, cname, cversion) = model(&props)?;
     let mut extra = props.clone();
     for k in [
         "model",
@@ -314,9 +316,9 @@ pub fn delete(
 
 #[cfg(test)]
 mod tests {
-    use super::super::accounts::{put as put_account, AccountInput, WriteContext};
-    use super::super::ArmState;
+    use super::super::{put as put_account, AccountInput, WriteContext};
     use super::*;
+    use crate::model::arm::ArmState;
 
     fn account() -> Account {
         let mut s = ArmState::default();

@@ -5,11 +5,13 @@
 //! the custom subdomain is globally unique and immutable; a deleted account keeps its name and
 //! subdomain for 48 hours; re-creating it needs `restore: true`.
 
-use super::deployments::Deployment;
+pub mod deployments;
+
 use super::errors::ArmError;
-use super::resource_groups::normalize_location;
+use super::ids::{self, normalize_location};
 use super::subdomain::{self, Unavailable};
-use super::{ids, ArmState};
+use super::ArmState;
+use deployments::Deployment;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -222,7 +224,7 @@ impl DeletedAccount {
 
 /// RFC 3339 time as Cognitive Services writes it.
 pub fn iso(t: f64) -> String {
-    crate::auth::iso_time(t)
+    crate::timefmt::iso_time(t)
 }
 
 /// What the client sent in an account PUT.
@@ -382,21 +384,8 @@ pub fn find_deleted(
         ids::eq(&a.subscription_id, sub)
             && ids::eq(&a.resource_group, rg)
             && ids::eq(&a.name, name)
-            && location.is_none_or_eq(&a.location)
+            && location.is_none_or(|l| normalize_location(l) == normalize_location(&a.location))
     })
-}
-
-trait LocEq {
-    fn is_none_or_eq(&self, loc: &str) -> bool;
-}
-
-impl LocEq for Option<&str> {
-    fn is_none_or_eq(&self, loc: &str) -> bool {
-        match self {
-            None => true,
-            Some(l) => normalize_location(l) == normalize_location(loc),
-        }
-    }
 }
 
 /// PUT an account: create, restore or update (rules in the module doc). The resource group
@@ -409,60 +398,80 @@ pub fn put(
     expire_deleted(state, w.now);
     let wanted_sub = input.subdomain();
     if let Some(i) = find(state, w.sub, w.rg, w.name) {
-        let id = state.accounts[i].id();
-        let a = &state.accounts[i];
-        if !a.is_terminal(w.now) {
-            return Err(ArmError::account_state_invalid(
-                &id,
-                a.provisioning_state(w.now),
-            ));
-        }
-        check_subdomain_change(state, i, wanted_sub.as_deref())?;
-        let a = &mut state.accounts[i];
-        if let Some(s) = wanted_sub {
-            a.custom_subdomain = Some(s);
-        }
-        if let Some(d) = input.disable_local_auth() {
-            a.disable_local_auth = d;
-        }
-        if let Some(s) = &input.sku {
-            a.sku = s.clone();
-        }
-        a.tags = input.tags.clone().unwrap_or_default();
-        a.extra = input.extra();
-        if input.identity_type.is_some() {
-            a.identity_type = input.identity_type.clone();
-        }
-        a.version += 1;
-        return Ok((PutOutcome::Updated, i));
+        return update(state, i, w, input, wanted_sub);
     }
     if let Some(d) = find_deleted(state, w.sub, None, w.rg, w.name) {
-        let id = state.deleted_accounts[d].account.id();
-        if !input.restore() {
-            return Err(ArmError::flag_must_be_set_for_restore(&id));
-        }
-        let mut a = state.deleted_accounts.remove(d).account;
-        a.created_at = w.now;
-        a.ready_at = w.now + w.provisioning;
-        a.version += 1;
-        if let Some(t) = &input.tags {
-            a.tags = t.clone();
-        }
-        state.accounts.push(a);
-        return Ok((PutOutcome::Restored, state.accounts.len() - 1));
+        return restore(state, d, w, input);
     }
-    let location = input
-        .location
-        .as_deref()
-        .map(normalize_location)
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| {
-            ArmError::new(
-                400,
-                "LocationRequired",
-                "The location property is required for this definition.",
-            )
-        })?;
+    create(state, w, input, wanted_sub)
+}
+
+/// PUT over a live account: only in a terminal state; the subdomain may be set once.
+fn update(
+    state: &mut ArmState,
+    i: usize,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+    wanted_sub: Option<String>,
+) -> Result<(PutOutcome, usize), ArmError> {
+    let id = state.accounts[i].id();
+    let a = &state.accounts[i];
+    if !a.is_terminal(w.now) {
+        return Err(ArmError::account_state_invalid(
+            &id,
+            a.provisioning_state(w.now),
+        ));
+    }
+    check_subdomain_change(state, i, wanted_sub.as_deref())?;
+    let a = &mut state.accounts[i];
+    if let Some(s) = wanted_sub {
+        a.custom_subdomain = Some(s);
+    }
+    if let Some(d) = input.disable_local_auth() {
+        a.disable_local_auth = d;
+    }
+    if let Some(s) = &input.sku {
+        a.sku = s.clone();
+    }
+    a.tags = input.tags.clone().unwrap_or_default();
+    a.extra = input.extra();
+    if input.identity_type.is_some() {
+        a.identity_type = input.identity_type.clone();
+    }
+    a.version += 1;
+    Ok((PutOutcome::Updated, i))
+}
+
+/// PUT over a soft-deleted account: needs `restore: true`; provisions again.
+fn restore(
+    state: &mut ArmState,
+    d: usize,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+) -> Result<(PutOutcome, usize), ArmError> {
+    let id = state.deleted_accounts[d].account.id();
+    if !input.restore() {
+        return Err(ArmError::flag_must_be_set_for_restore(&id));
+    }
+    let mut a = state.deleted_accounts.remove(d).account;
+    a.created_at = w.now;
+    a.ready_at = w.now + w.provisioning;
+    a.version += 1;
+    if let Some(t) = &input.tags {
+        a.tags = t.clone();
+    }
+    state.accounts.push(a);
+    Ok((PutOutcome::Restored, state.accounts.len() - 1))
+}
+
+/// PUT of a new account: location, kind and a free, valid subdomain.
+fn create(
+    state: &mut ArmState,
+    w: &WriteContext<'_>,
+    input: &AccountInput,
+    wanted_sub: Option<String>,
+) -> Result<(PutOutcome, usize), ArmError> {
+    let location = ids::required_location(input.location.as_deref())?;
     let kind = input
         .kind
         .clone()

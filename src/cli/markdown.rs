@@ -28,10 +28,7 @@ pub fn plan_markdown(manifests: &[PlannedManifest<'_>]) -> String {
 
 fn manifest_section(m: &PlannedManifest<'_>) -> String {
     let p = m.plan;
-    let count = |f: fn(&ActionKind) -> bool| p.actions.iter().filter(|a| f(&a.kind)).count();
-    let add = count(|k| k.symbol() == "+");
-    let change = count(|k| matches!(k.symbol(), "~" | "<"));
-    let destroy = count(|k| k.symbol() == "-");
+    let (add, change, destroy) = p.counts();
     let mut md = format!("### `{}` — `{}`\n\n", m.manifest, m.path);
     if !m.problems.is_empty() {
         md.push_str(&format!(
@@ -72,7 +69,7 @@ fn manifest_section(m: &PlannedManifest<'_>) -> String {
         md.push_str(&format!(
             "| `{}` | {} | `{}` | {} |\n",
             a.kind.symbol(),
-            kind_words(&a.kind),
+            action_words(&a.kind),
             escape(&short_target(&a.target)),
             escape(&a.reason)
         ));
@@ -84,19 +81,12 @@ fn manifest_section(m: &PlannedManifest<'_>) -> String {
     md
 }
 
-/// The action as a reviewer says it.
-fn kind_words(k: &ActionKind) -> &'static str {
-    match k {
-        ActionKind::CreateResourceGroup { .. } => "create resource group",
-        ActionKind::UpdateResourceGroup { .. } => "update resource group tags",
-        ActionKind::CreateAccount { .. } => "create account",
-        ActionKind::UpdateAccount { .. } => "update account",
-        ActionKind::RestoreAccount { .. } => "restore soft-deleted account",
-        ActionKind::PurgeAccount { .. } => "**purge** soft-deleted account",
-        ActionKind::PutDeployment { .. } => "deploy model",
-        ActionKind::EnableVmIdentity { .. } => "enable VM identity",
-        ActionKind::CreateRoleAssignment { .. } => "assign role",
-        ActionKind::DeleteRoleAssignment { .. } => "**delete** role assignment",
+/// The action as the plan names it, deletions in bold so a reviewer cannot miss them.
+fn action_words(k: &ActionKind) -> String {
+    if k.is_destructive() {
+        format!("**{}**", k.describe())
+    } else {
+        k.describe().to_string()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Human rendering of a plan, in the spirit of `terraform plan`: one line per action with a
 //! symbol, the reason, then the field-level diff. Colour only when wanted (TTY and no NO_COLOR).
 
-use super::types::{ActionKind, Plan};
+use super::types::Plan;
 use console::Style;
 use std::fmt::Write;
 
@@ -45,7 +45,7 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
             out,
             "{} {} {}",
             s.apply_to(sym),
-            bold.apply_to(describe(&a.kind)),
+            bold.apply_to(a.kind.describe()),
             a.target
         );
         let _ = writeln!(out, "    {}", dim.apply_to(format!("# {}", a.reason)));
@@ -63,14 +63,7 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
         let _ = writeln!(out, "{} {}: {}", red.apply_to("✗"), e.target, e.message);
         let _ = writeln!(out, "    {}", dim.apply_to(format!("help: {}", e.help)));
     }
-    let (mut add, mut change, mut destroy) = (0, 0, 0);
-    for a in &plan.actions {
-        match a.kind.symbol() {
-            "+" | "<" => add += 1,
-            "~" => change += 1,
-            _ => destroy += 1,
-        }
-    }
+    let (add, change, destroy) = plan.counts();
     let _ = writeln!(
         out,
         "\n{} {} to add, {} to change, {} to destroy; {} unchanged.{}",
@@ -89,19 +82,4 @@ pub fn render_human(plan: &Plan, opts: RenderOptions) -> String {
         }
     );
     out
-}
-
-fn describe(k: &ActionKind) -> &'static str {
-    match k {
-        ActionKind::CreateResourceGroup { .. } => "create resource group",
-        ActionKind::UpdateResourceGroup { .. } => "update resource group tags",
-        ActionKind::CreateAccount { .. } => "create account",
-        ActionKind::UpdateAccount { .. } => "update account",
-        ActionKind::RestoreAccount { .. } => "restore soft-deleted account",
-        ActionKind::PurgeAccount { .. } => "purge soft-deleted account",
-        ActionKind::PutDeployment { .. } => "deploy model",
-        ActionKind::EnableVmIdentity { .. } => "enable system-assigned identity",
-        ActionKind::CreateRoleAssignment { .. } => "assign role",
-        ActionKind::DeleteRoleAssignment { .. } => "delete role assignment",
-    }
 }

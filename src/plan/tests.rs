@@ -377,12 +377,13 @@ fn changed_subdomain_is_an_error_never_a_replacement() {
 
 #[test]
 fn soft_deleted_account_follows_the_manifest() {
+    // (policy, action symbols, errors, (add, change, destroy) as every summary counts them)
     let cases = [
-        (OnSoftDeleted::Fail, vec![], 1),
-        (OnSoftDeleted::Restore, vec!["<"], 0),
-        (OnSoftDeleted::Purge, vec!["-", "+"], 0),
+        (OnSoftDeleted::Fail, vec![], 1, (0, 0, 0)),
+        (OnSoftDeleted::Restore, vec!["<"], 0, (1, 0, 0)),
+        (OnSoftDeleted::Purge, vec!["-", "+"], 0, (1, 0, 1)),
     ];
-    for (policy, symbols, errors) in cases {
+    for (policy, symbols, errors, counts) in cases {
         let mut d = desired();
         d.accounts[0].on_soft_deleted = policy;
         d.accounts[0].deployments.clear();
@@ -406,6 +407,12 @@ fn soft_deleted_account_follows_the_manifest() {
         let got: Vec<&str> = p.actions.iter().map(|a| a.kind.symbol()).collect();
         assert_eq!(got, symbols, "{policy:?}");
         assert_eq!(p.errors.len(), errors, "{policy:?}");
+        assert_eq!(p.counts(), counts, "{policy:?}");
+        let (add, change, destroy) = counts;
+        let summary = format!("{add} to add, {change} to change, {destroy} to destroy");
+        if !p.actions.is_empty() {
+            assert!(render_human(&p, RenderOptions { color: false }).contains(&summary));
+        }
     }
 }
 

@@ -117,6 +117,22 @@ impl ActionKind {
         }
     }
 
+    /// The action in words, as every rendering of a plan names it.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            ActionKind::CreateResourceGroup { .. } => "create resource group",
+            ActionKind::UpdateResourceGroup { .. } => "update resource group tags",
+            ActionKind::CreateAccount { .. } => "create account",
+            ActionKind::UpdateAccount { .. } => "update account",
+            ActionKind::RestoreAccount { .. } => "restore soft-deleted account",
+            ActionKind::PurgeAccount { .. } => "purge soft-deleted account",
+            ActionKind::PutDeployment { .. } => "deploy model",
+            ActionKind::EnableVmIdentity { .. } => "enable system-assigned identity",
+            ActionKind::CreateRoleAssignment { .. } => "assign role",
+            ActionKind::DeleteRoleAssignment { .. } => "delete role assignment",
+        }
+    }
+
     /// Whether the action deletes something.
     pub fn is_destructive(&self) -> bool {
         matches!(
@@ -189,5 +205,19 @@ impl Plan {
     /// True when there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty()
+    }
+
+    /// `(add, change, destroy)` as the plan's summary line counts them: restores add the
+    /// account back, purges and deletions destroy.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (mut add, mut change, mut destroy) = (0, 0, 0);
+        for a in &self.actions {
+            match a.kind.symbol() {
+                "+" | "<" => add += 1,
+                "~" => change += 1,
+                _ => destroy += 1,
+            }
+        }
+        (add, change, destroy)
     }
 }

@@ -222,3 +222,81 @@ async fn a_person_at_a_terminal_approves_before_anything_is_written() {
     piped.expect_code(0);
     assert!(!piped.stderr.contains("Only `yes`"), "{}", piped.dump());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_markdown_plan_goes_to_the_step_summary_with_errors_on_their_line() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest(&env);
+    env.keyless(&["apply", s(&m)]).await.expect_code(0);
+    // The same account under another subdomain: a plan error located in the manifest.
+    let changed = ManifestBuilder::new("ux")
+        .resource_group(QS_RG)
+        .with_account(
+            Account::new(QS_ACCOUNT, QS_RG, "keyless-e2e-renamed")
+                .kind("OpenAI")
+                .disable_local_auth(true)
+                .deployment(Deployment::chat()),
+        )
+        .grant(&[Principal::Me])
+        .verify_off();
+    let text = changed.build();
+    let bad = env.write("renamed.yaml", &text);
+    let line = text
+        .lines()
+        .position(|l| l.contains("keyless-e2e-renamed"))
+        .unwrap()
+        + 1;
+    let summary = env.dir.path().join("step-summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let gh = [("GITHUB_STEP_SUMMARY", s(&summary))];
+    // Twice: GitHub's step summary is appended to, never replaced.
+    for _ in 0..2 {
+        let run = env
+            .keyless_human(&["plan", s(&bad), "--markdown", s(&summary)], &gh)
+            .await;
+        run.expect_code(1);
+    }
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n## keyless plan"), "{md}");
+    assert_eq!(md.matches("## keyless plan").count(), 2, "{md}");
+    assert!(
+        md.contains("**❌ 1 error(s): nothing will be changed"),
+        "{md}"
+    );
+    let place = format!("(`{}:{line}:", s(&bad));
+    assert!(
+        md.contains(&format!("**immutable-subdomain** {place}")),
+        "{md}"
+    );
+
+    // Any other file is replaced; `-` is stdout; a clean plan says there is nothing to do.
+    let other = env.dir.path().join("comment.md");
+    for _ in 0..2 {
+        let run = env
+            .keyless_human(&["plan", s(&m), "--markdown", s(&other)], &gh)
+            .await;
+        run.expect_code(0);
+    }
+    let md = std::fs::read_to_string(&other).unwrap();
+    assert_eq!(md.matches("## keyless plan").count(), 1, "{md}");
+    assert!(
+        md.contains("No changes: Azure matches the manifest"),
+        "{md}"
+    );
+    let out = env
+        .keyless_human(&["plan", s(&m), "--markdown", "-"], &[])
+        .await;
+    assert!(
+        out.stdout.contains("## keyless plan\n\n### `ux`"),
+        "{}",
+        out.dump()
+    );
+
+    // A file that cannot be written is an error naming it, after the plan is shown.
+    let nowhere = env.dir.path().join("missing-dir/plan.md");
+    let run = env
+        .keyless_human(&["plan", s(&m), "--markdown", s(&nowhere)], &[])
+        .await;
+    run.expect_code(1);
+    assert!(run.stderr.contains("missing-dir/plan.md"), "{}", run.dump());
+}

@@ -3,7 +3,6 @@
 
 use super::markdown::{plan_markdown, PlannedManifest};
 use super::{fail, open_engine, CommonArgs, ExitCode};
-use crate::engine::Problem;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
@@ -38,17 +37,6 @@ pub async fn run(
         }
     }
     if let Some(md_path) = files.markdown {
-        let problems: Vec<Vec<Problem>> = planned
-            .iter()
-            .map(|p| {
-                engine
-                    .manifests()
-                    .iter()
-                    .find(|lm| lm.path == p.path)
-                    .map(|lm| crate::engine::locate_plan_errors(lm, &p.plan))
-                    .unwrap_or_default()
-            })
-            .collect();
         let paths: Vec<String> = planned
             .iter()
             .map(|p| p.path.display().to_string())
@@ -56,12 +44,11 @@ pub async fn run(
         let parts: Vec<PlannedManifest<'_>> = planned
             .iter()
             .zip(&paths)
-            .zip(&problems)
-            .map(|((p, path), problems)| PlannedManifest {
+            .map(|(p, path)| PlannedManifest {
                 manifest: &p.plan.manifest,
                 path,
                 plan: &p.plan,
-                problems,
+                problems: &p.problems,
             })
             .collect();
         if let Err(e) = write_markdown(md_path, &plan_markdown(&parts)) {

@@ -53,7 +53,6 @@ pub use error::EngineError;
 pub use event::{Event, RunEvent, EVENT_SCHEMA_VERSION};
 pub use outcome::{ManifestOutcome, RunOutcome, Status};
 pub use problem::Problem;
-pub use run::locate_plan_errors;
 pub use saved::{SavedManifestPlan, SavedPlan};
 
 use crate::azure::credential::AuthMethod;
@@ -128,6 +127,9 @@ pub struct Planned {
     pub plan: Plan,
     /// Verification settings (None when disabled).
     pub verify: Option<VerifySettings>,
+    /// The plan's errors located in the manifest (empty for a saved plan: its manifest may have
+    /// changed since).
+    pub problems: Vec<Problem>,
 }
 
 /// A run against one target: the manifests, the sessions, the event sink, the cancel flag.
@@ -195,6 +197,7 @@ impl Engine {
                 desired: m.desired,
                 plan: m.plan,
                 verify: m.verify.as_ref().map(Into::into),
+                problems: Vec::new(),
             });
         }
         Ok((engine, planned))
@@ -257,13 +260,14 @@ impl Engine {
             path: lm.path.clone(),
             session,
             desired,
-            plan,
             verify: m.verify.enabled.then(|| crate::resolve::verify_settings(m)),
+            problems: run::locate_plan_errors(lm, &plan),
+            plan,
         };
         self.emit(RunEvent::Plan {
             manifest: planned.plan.manifest.clone(),
             path: planned.path.display().to_string(),
-            problems: run::locate_plan_errors(lm, &planned.plan),
+            problems: planned.problems.clone(),
             plan: planned.plan.clone(),
         });
         Ok(planned)

@@ -222,7 +222,7 @@ fn fresh_deployments(plan: &Plan) -> BTreeSet<String> {
 
 /// The plan's errors as problems located in the manifest (`accounts[name=x].field` → the span
 /// of that field, or of the account when the field was not written).
-pub fn locate_plan_errors(lm: &LoadedManifest, plan: &Plan) -> Vec<Problem> {
+pub(super) fn locate_plan_errors(lm: &LoadedManifest, plan: &Plan) -> Vec<Problem> {
     plan.errors
         .iter()
         .map(|e| {

@@ -151,16 +151,16 @@ async fn completions_for_four_shells_and_a_man_page() {
     }
     let man = env.keyless_human(&["man"], &[]).await;
     man.expect_code(0);
-    assert!(
-        man.stdout.starts_with(".ie") || man.stdout.contains(".TH keyless"),
-        "{}",
-        man.dump()
-    );
-    assert!(
-        man.stdout.contains("auto\\-approve") || man.stdout.contains("apply"),
-        "{}",
-        man.dump()
-    );
+    assert!(man.stdout.contains("\n.TH keyless 1 "), "{}", man.dump());
+    assert!(man.stdout.contains(r"\fB\-\-verbose\fR"), "{}", man.dump());
+    for sub in ["apply", "plan", "verify", "validate", "completions"] {
+        let listed = format!(r"keyless\-{sub}(1)");
+        assert!(
+            man.stdout.contains(&listed),
+            "man lists `{sub}`\n{}",
+            man.dump()
+        );
+    }
 }
 
 /// Runs `keyless ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.

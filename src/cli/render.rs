@@ -69,16 +69,6 @@ impl Reporter {
         }
     }
 
-    /// Whether colour is on.
-    pub fn color(&self) -> bool {
-        self.color
-    }
-
-    /// The format.
-    pub fn format(&self) -> OutputFormat {
-        self.format
-    }
-
     /// Draws one event: a JSON line, or text and progress for people (and, in GitHub Actions,
     /// an annotation for each located problem).
     pub fn emit(&self, event: Event) {

@@ -300,3 +300,30 @@ async fn the_markdown_plan_goes_to_the_step_summary_with_errors_on_their_line() 
     run.expect_code(1);
     assert!(run.stderr.contains("missing-dir/plan.md"), "{}", run.dump());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_v_the_log_says_why_keyless_waited_and_retried() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let m = manifest(&env);
+    env.put_faults(serde_json::json!({"entra": true, "rules": [
+        {"path": "resourcegroups/rg-e2e", "method": "PUT", "status": 429, "count": 1, "retryAfter": 1},
+        {"path": "/oauth2/v2.0/token", "method": "POST", "status": 503, "count": 1, "retryAfter": 1},
+    ]}))
+    .await;
+    let run = env.keyless_human(&["-v", "apply", s(&m)], &[]).await;
+    run.expect_code(0);
+    for expected in [
+        "→ 429 in",
+        "keyless::retry: throttled by 127.0.0.1; Retry-After Some(1s)",
+        "keyless::retry: retry 1 in 1.",
+        "(Retry-After Some(1s)) after 429 TooManyRequests",
+        "/oauth2/v2.0/token → 503 in",
+        "keyless::retry: token request: transient failure, retry 1/4",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "log lacks `{expected}`\n{}",
+            run.dump()
+        );
+    }
+}

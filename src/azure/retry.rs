@@ -111,11 +111,14 @@ impl RetryPolicy for JitteredBackoff {
             let jitter = Duration::from_millis(rand::thread_rng().gen_range(0..250));
             d = ra + jitter;
         }
+        // azure_core counts retries from 1; name the answer by status and code, not its dump.
+        let answer = error.as_http_error().map_or_else(
+            || crate::azure::error::redact(&error.to_string()),
+            |h| format!("{} {}", u16::from(h.status()), h.error_code().unwrap_or("")),
+        );
         tracing::debug!(
             target: "keyless::retry",
-            "retry {} in {d:?} (Retry-After {retry_after:?}): {}",
-            retry_count + 1,
-            crate::azure::error::redact(&error.to_string())
+            "retry {retry_count} in {d:?} (Retry-After {retry_after:?}) after {answer}"
         );
         tokio::time::sleep(d).await;
     }

@@ -148,14 +148,7 @@ impl Transport {
             self.count(Kind::Token);
             let started = std::time::Instant::now();
             let result = self.inner.execute_request(request).await;
-            log_exchange(
-                "POST",
-                request.url(),
-                started,
-                result
-                    .as_ref()
-                    .map(|r| (u16::from(r.status()), r.headers())),
-            );
+            log_exchange("POST", request.url(), started, answer_core(&result));
             let wait = match &result {
                 Ok(r) if matches!(u16::from(r.status()), 429 | 500 | 502 | 503 | 504) => {
                     Some(super::retry::retry_after_core(r.headers()).unwrap_or_default())
@@ -266,23 +259,17 @@ impl Transport {
         let (method, url) = (req.method().to_string(), req.url().clone());
         let started = std::time::Instant::now();
         let result = self.inner.execute(req).await;
-        match &result {
-            Ok(r) => tracing::debug!(
-                target: "keyless::http",
-                "{method} {} → {} in {} ms (request id {})",
-                loggable_url(&url),
-                r.status().as_u16(),
-                started.elapsed().as_millis(),
-                r.headers()
-                    .get("x-ms-request-id")
-                    .or_else(|| r.headers().get("request-id"))
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-")
-            ),
-            Err(e) => {
-                tracing::debug!(target: "keyless::http", "{method} {} failed: {e}", loggable_url(&url))
-            }
-        }
+        let answer = match &result {
+            Ok(r) => Ok(Answer {
+                status: r.status().as_u16(),
+                request_id: REQUEST_ID_HEADERS
+                    .iter()
+                    .find_map(|h| r.headers().get(*h)?.to_str().ok()),
+                retry_after: super::retry::retry_after_http(r.headers()),
+            }),
+            Err(e) => Err(e as &dyn std::fmt::Display),
+        };
+        log_exchange(&method, &url, started, answer);
         result.map_err(TransportError::Http)
     }
 
@@ -378,14 +365,7 @@ impl HttpClient for Transport {
         self.count(kind);
         let started = std::time::Instant::now();
         let response = self.inner.execute_request(request).await;
-        log_exchange(
-            &method,
-            url,
-            started,
-            response
-                .as_ref()
-                .map(|r| (u16::from(r.status()), r.headers())),
-        );
+        log_exchange(&method, url, started, answer_core(&response));
         let response = response?;
         if let Some(b) = budget {
             let headers = response.headers();
@@ -421,32 +401,57 @@ pub fn loggable_url(url: &url::Url) -> String {
     out
 }
 
-/// Logs one request and its answer (method, URL without secrets, status, time, request id).
+/// Headers that carry the service's id for a request (ARM's, then Graph's), for support cases.
+const REQUEST_ID_HEADERS: [&str; 2] = ["x-ms-request-id", "request-id"];
+
+/// What the log says of an answer, whichever HTTP stack brought it.
+struct Answer<'a> {
+    status: u16,
+    request_id: Option<&'a str>,
+    retry_after: Option<std::time::Duration>,
+}
+
+/// [`Answer`] of an azure_core exchange.
+fn answer_core(
+    result: &azure_core::Result<Response>,
+) -> Result<Answer<'_>, &dyn std::fmt::Display> {
+    match result {
+        Ok(r) => Ok(Answer {
+            status: u16::from(r.status()),
+            request_id: REQUEST_ID_HEADERS.iter().find_map(|h| {
+                r.headers()
+                    .get_optional_str(&azure_core::headers::HeaderName::from_static(h))
+            }),
+            retry_after: super::retry::retry_after_core(r.headers()),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Logs one request and its answer (method, URL without secrets, status, time, request id),
+/// and a throttled answer's Retry-After.
 fn log_exchange(
     method: &str,
     url: &url::Url,
     started: std::time::Instant,
-    answer: Result<(u16, &azure_core::headers::Headers), &azure_core::Error>,
+    answer: Result<Answer<'_>, &dyn std::fmt::Display>,
 ) {
     match answer {
-        Ok((status, headers)) => {
-            let id = headers
-                .get_optional_str(&azure_core::headers::HeaderName::from_static(
-                    "x-ms-request-id",
-                ))
-                .unwrap_or("-");
+        Ok(a) => {
             tracing::debug!(
                 target: "keyless::http",
-                "{method} {} → {status} in {} ms (request id {id})",
+                "{method} {} → {} in {} ms (request id {})",
                 loggable_url(url),
-                started.elapsed().as_millis()
+                a.status,
+                started.elapsed().as_millis(),
+                a.request_id.unwrap_or("-")
             );
-            if status == 429 {
+            if a.status == 429 {
                 tracing::debug!(
                     target: "keyless::retry",
                     "throttled by {}; Retry-After {:?}",
                     url.host_str().unwrap_or(""),
-                    super::retry::retry_after_core(headers)
+                    a.retry_after
                 );
             }
         }

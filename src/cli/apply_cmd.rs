@@ -2,8 +2,8 @@
 //! apply, verify — all in the engine; this only wires Ctrl-C and picks the exit code.
 
 use super::render::OutputFormat;
-use super::{exit_code, fail, open_engine, reporter, CommonArgs, ExitCode};
-use crate::engine::{Engine, Planned, RunEvent, SavedPlan, VerifyWhen};
+use super::{exit_code, fail, reporter, sink, CommonArgs, ExitCode};
+use crate::engine::{Engine, EngineError, Planned, RunEvent, SavedPlan, VerifyWhen};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -32,44 +32,31 @@ pub async fn run(paths: &[PathBuf], choices: Choices, common: &CommonArgs) -> Ex
         _ => None,
     };
     let from_saved_plan = matches!(saved, Some(Ok(_)));
+    let reporter = reporter(common);
+    let (connect, parallelism) = (super::connect_options(common), common.parallelism);
     let (engine, planned) = match saved {
         Some(Err(reason)) => {
-            let reporter = reporter(common);
-            return fail(
-                &reporter,
-                crate::engine::EngineError::PlanFileInvalid {
-                    path: paths[0].clone(),
-                    reason,
-                },
-            );
+            let path = paths[0].clone();
+            return fail(&reporter, EngineError::PlanFileInvalid { path, reason });
         }
         Some(Ok(saved)) => {
-            let reporter = reporter(common);
-            let sink = reporter.clone();
-            let opened = Engine::open_saved(
-                saved,
-                super::connect_options(common),
-                common.parallelism,
-                std::sync::Arc::new(move |e| sink.emit(e)),
-            )
-            .await;
-            match opened {
-                Ok((engine, planned)) => ((engine, reporter), planned),
+            match Engine::open_saved(saved, connect, parallelism, sink(&reporter)).await {
+                Ok(opened) => opened,
                 Err(e) => return fail(&reporter, e),
             }
         }
         None => {
-            let (mut engine, reporter) = match open_engine(paths, common).await {
-                Ok(x) => x,
-                Err(code) => return code,
+            let mut engine = match Engine::open(paths, connect, parallelism, sink(&reporter)).await
+            {
+                Ok(engine) => engine,
+                Err(e) => return fail(&reporter, e),
             };
             match engine.plan_all().await {
-                Ok(planned) => ((engine, reporter), planned),
+                Ok(planned) => (engine, planned),
                 Err(e) => return fail(&reporter, e),
             }
         }
     };
-    let (engine, reporter) = engine;
     let asks = !choices.auto_approve
         && !from_saved_plan
         && !common.emulator

@@ -203,6 +203,12 @@ fn reporter(common: &CommonArgs) -> Arc<Reporter> {
     Arc::new(Reporter::new(common.output, want_color()))
 }
 
+/// The engine's event sink: the renderer.
+fn sink(reporter: &Arc<Reporter>) -> crate::engine::EmitEvent {
+    let reporter = reporter.clone();
+    Arc::new(move |e| reporter.emit(e))
+}
+
 /// How the engine connects, from the command line.
 fn connect_options(common: &CommonArgs) -> Connect {
     Connect {
@@ -224,12 +230,11 @@ async fn open_engine(
     common: &CommonArgs,
 ) -> Result<(Engine, Arc<Reporter>), ExitCode> {
     let reporter = reporter(common);
-    let sink = reporter.clone();
     match Engine::open(
         paths,
         connect_options(common),
         common.parallelism,
-        Arc::new(move |e| sink.emit(e)),
+        sink(&reporter),
     )
     .await
     {

@@ -327,3 +327,67 @@ async fn with_v_the_log_says_why_keyless_waited_and_retried() {
         );
     }
 }
+
+/// A JSON consumer gets every error as `{code, message, file, line, column, help}`: manifest
+/// problems from `validate` and `plan`, and a plan file keyless cannot read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_consumers_get_located_problems_and_codes() {
+    let env = Env::with(&WorldOpts::default()).await;
+    let text =
+        ManifestBuilder::quickstart("ux")
+            .build()
+            .replacen("resourceGroups:", "resourceGroupz:", 1);
+    let m = env.write("bad.yaml", &text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("resourceGroupz:"))
+        .unwrap()
+        + 1;
+    let check = |p: &serde_json::Value| {
+        assert_eq!(p["file"], s(&m), "{p}");
+        assert_eq!(p["line"], line, "{p}");
+        assert_eq!(p["column"], 1, "{p}");
+        assert!(
+            p["code"]
+                .as_str()
+                .unwrap()
+                .starts_with("keyless::manifest::"),
+            "{p}"
+        );
+        assert_eq!(p["help"], "did you mean `resourceGroups`?", "{p}");
+    };
+    let validate = env
+        .keyless_human(&["validate", s(&m), "--output", "json"], &[])
+        .await;
+    validate.expect_code(1);
+    let v: serde_json::Value = serde_json::from_str(validate.stdout.trim()).unwrap();
+    assert_eq!(v["valid"], false);
+    check(&v["problems"][0]);
+    let plan = env.keyless(&["plan", s(&m)]).await;
+    plan.expect_code(1);
+    let errors = plan.events("error");
+    assert_eq!(errors.len(), 1, "{}", plan.dump());
+    assert_eq!(errors[0]["code"], "keyless::manifest::invalid");
+    check(&errors[0]["problems"][0]);
+
+    // A plan file of another format version: refused with its code, nothing read from Azure.
+    let file = env.write(
+        "old-plan.json",
+        r#"{"formatVersion": 1, "keylessVersion": "0", "createdAt": "x", "manifests": []}"#,
+    );
+    let reads = env.emu.counters().arm_reads;
+    let apply = env.keyless(&["apply", s(&file)]).await;
+    apply.expect_code(1);
+    let errors = apply.events("error");
+    assert_eq!(
+        errors[0]["code"],
+        "keyless::plan_file::invalid",
+        "{}",
+        apply.dump()
+    );
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("plan format 1 is not supported"));
+    assert_eq!(env.emu.counters().arm_reads, reads);
+}

@@ -63,14 +63,25 @@ impl Problem {
             all.iter().find(|l| l.primary()).or(all.first()).cloned()
         });
         if let (Some(src), Some(label)) = (d.source_code(), label) {
-            if let Ok(span) = src.read_span(label.inner(), 0, 0) {
-                p.file = span.name().map(str::to_string);
-                p.line = Some(span.line() + 1);
-                p.column = Some(span.column() + 1);
-                p.length = Some(label.len());
-            }
+            p.place(None, src, *label.inner());
         }
         p
+    }
+
+    /// Places the problem at `span` of `source` (1-based line and column, as miette counts
+    /// them); `file` names it when the source itself has no name.
+    pub fn place(
+        &mut self,
+        file: Option<&str>,
+        source: &dyn miette::SourceCode,
+        span: miette::SourceSpan,
+    ) {
+        if let Ok(at) = source.read_span(&span, 0, 0) {
+            self.file = at.name().or(file).map(str::to_string);
+            self.line = Some(at.line() + 1);
+            self.column = Some(at.column() + 1);
+            self.length = Some(span.len());
+        }
     }
 
     /// `file:line:col` when known.

@@ -232,11 +232,8 @@ pub(super) fn locate_plan_errors(lm: &LoadedManifest, plan: &Plan) -> Vec<Proble
                 Some(e.help.clone()),
             );
             if let Some(span) = e.manifest_path.as_deref().and_then(|m| span_for(lm, m)) {
-                let before = &lm.source[..span.start.min(lm.source.len())];
-                p.file = Some(lm.path.display().to_string());
-                p.line = Some(before.matches('\n').count() + 1);
-                p.column = Some(before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1);
-                p.length = Some(span.end.saturating_sub(span.start));
+                let file = lm.path.display().to_string();
+                p.place(Some(&file), &*lm.source, span.into());
             }
             p
         })
